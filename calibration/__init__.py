@@ -1,0 +1,1 @@
+"""Touch calibration: matrix fitting, the technician procedure, drift estimation."""

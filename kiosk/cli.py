@@ -1,0 +1,107 @@
+"""The one command line: ``pin-kiosk SUBCOMMAND``.
+
+Each subcommand is a module named in ``COMMANDS`` that provides
+``configure(parser)`` (its own arguments; nested subcommands pass
+``parents=[common_options()]`` so the common options work after them too) and
+``run(args) -> int``.  Subcommand modules import their heavy dependencies
+(pygame, pyscard, evdev) inside ``run``, so ``--help`` stays fast and a
+missing driver cannot break unrelated commands.  Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+from kiosk import __version__
+from kiosk.config import Config, ConfigError, load_config
+from kiosk.log import LEVELS, setup_logging
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+#: subcommand -> (module, one-line help).  Add a line when a subcommand exists.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "config": ("kiosk.commands.config_show", "check a configuration file and print the effective settings"),
+}
+
+log = logging.getLogger("pin_kiosk.cli")
+
+
+class UsageError(Exception):
+    """A subcommand's arguments are wrong: printed as one line, exit 2."""
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Options every subcommand accepts, before or after its name."""
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("common options")
+    S = argparse.SUPPRESS
+    g.add_argument("--config", metavar="FILE", default=S, help="TOML configuration (default: config/demo.toml)")
+    g.add_argument("--touch", metavar="SPEC", default=S, help="touch source: evdev:PATH|evdev:auto|events:PATH|evemu:PATH|mouse")
+    g.add_argument("--card", metavar="SPEC", default=S, help="card backend: pcsc[:READER]|sim")
+    g.add_argument("--serial", metavar="PORT", default=S, help="staff console port: device path or pyserial URL")
+    g.add_argument("--state-dir", metavar="DIR", default=S, help="where calibration, audit, journal and metrics live")
+    g.add_argument("--video", metavar="DRIVER", default=S, help="SDL video driver: kmsdrm, x11, wayland, dummy")
+    g.add_argument("--log-level", choices=LEVELS, default=S, help="stderr log level (default: from config)")
+    g.add_argument("--debug", action="store_true", default=S, help="print a traceback on internal errors")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = common_options()
+    parser = argparse.ArgumentParser(
+        prog="pin-kiosk",
+        description="PIN terminal for My Number card counters.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"pin-kiosk {__version__}")
+    sub = parser.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+        sp.set_defaults(command_module=module, command_name=name, command_parser=sp)
+        importlib.import_module(module).configure(sp)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The configuration the arguments select, with command-line overrides applied."""
+    overrides = {k: getattr(args, k, None) for k in ("touch", "card", "serial", "state_dir", "video")}
+    cfg = load_config(getattr(args, "config", None), overrides)
+    if not hasattr(args, "log_level"):
+        setup_logging(cfg.logging.level)
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(getattr(args, "log_level", None) or "info")
+    if not hasattr(args, "command_module"):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(importlib.import_module(args.command_module).run(args) or 0)
+    except ConfigError as exc:
+        print(f"pin-kiosk: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"pin-kiosk {args.command_name}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+    except BrokenPipeError:  # output piped into head(1) and closed: not an error of ours
+        sys.stderr.close()
+        return EXIT_FAILURE
+    except Exception as exc:  # last line of defence: one line, no traceback unless asked
+        if getattr(args, "debug", False) or os.environ.get("PIN_KIOSK_DEBUG"):
+            raise
+        print(f"pin-kiosk {args.command_name}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

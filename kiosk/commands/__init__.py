@@ -1,0 +1,1 @@
+"""One module per ``pin-kiosk`` subcommand: argument parsing and wiring, no decisions."""

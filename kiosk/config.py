@@ -1,0 +1,279 @@
+"""Configuration: one schema, validated up front, one clear line per mistake.
+
+Theory of operation
+-------------------
+Each TOML table is a frozen dataclass below; each field carries its limits in
+``meta(...)``.  ``load_config`` reads the file, rejects unknown tables and
+keys, checks every type and range, applies command-line overrides, and
+returns a ``Config``.  Any mistake raises ``ConfigError(file, key, reason)``,
+whose ``str`` is the single line the CLI prints before exiting with 2.
+
+To add a setting: add a field with a default and ``meta`` to the table's
+dataclass, and a commented line to both ``config/kiosk.toml`` and
+``config/demo.toml``.  Nothing else reads TOML.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: The shipped configs live beside the packages (the kiosk is installed from a checkout).
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+DEMO_CONFIG = CONFIG_DIR / "demo.toml"
+PRODUCTION_CONFIG = CONFIG_DIR / "kiosk.toml"
+
+
+class ConfigError(Exception):
+    """A configuration mistake: which file, which key, why."""
+
+    def __init__(self, file: str | Path, key: str, reason: str) -> None:
+        self.file, self.key, self.reason = str(file), key, reason
+        super().__init__(f"{self.file}: {key}: {reason}" if key else f"{self.file}: {reason}")
+
+
+def meta(
+    *, lo: float | None = None, hi: float | None = None,
+    choices: tuple[str, ...] | None = None, doc: str = "",
+) -> dict[str, Any]:
+    """Field metadata: inclusive numeric range or allowed strings, and what it means."""
+    return {"lo": lo, "hi": hi, "choices": choices, "doc": doc}
+
+
+def _f(default: Any, **kw: Any) -> Any:
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta(**kw))
+    return field(default=default, metadata=meta(**kw))
+
+
+@dataclass(frozen=True)
+class TerminalConfig:
+    id: str = _f("terminal-1", doc="name of this terminal in console frames, audit and metrics")
+
+
+@dataclass(frozen=True)
+class ScreenConfig:
+    width_px: int = _f(800, lo=240, hi=7680, doc="screen width in pixels")
+    height_px: int = _f(480, lo=240, hi=7680, doc="screen height in pixels")
+    width_mm: float = _f(154.2, lo=30, hi=1000, doc="visible width in millimetres")
+    height_mm: float = _f(85.9, lo=30, hi=1000, doc="visible height in millimetres")
+    video: str = _f("kmsdrm", doc="SDL video driver: kmsdrm, x11, wayland, dummy, ...")
+    fullscreen: bool = _f(True, doc="fullscreen, cursor hidden")
+    font_path: str = _f("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+                        doc="font with Japanese glyphs")
+    language: str = _f("ja", choices=("ja", "en"), doc="language a session starts in")
+
+
+@dataclass(frozen=True)
+class TouchConfig:
+    source: str = _f("evdev:/dev/kiosk-touch", doc="evdev:PATH | evdev:auto | events:PATH | evemu:PATH | mouse")
+    x_min: int = _f(0, lo=-(2**31), hi=2**31 - 1, doc="raw X minimum (events: sources)")
+    x_max: int = _f(799, lo=-(2**31), hi=2**31 - 1, doc="raw X maximum (events: sources)")
+    y_min: int = _f(0, lo=-(2**31), hi=2**31 - 1, doc="raw Y minimum (events: sources)")
+    y_max: int = _f(479, lo=-(2**31), hi=2**31 - 1, doc="raw Y maximum (events: sources)")
+    filters: list = _f(["pthres", "median", "debounce"], doc="tap filter chain, in order")
+    pressure_min: int = _f(1, lo=0, hi=65535, doc="pthres: samples below this pressure are dropped")
+    median_window: int = _f(3, lo=1, hi=15, doc="median: samples per window (odd)")
+    debounce_s: float = _f(0.08, lo=0, hi=2, doc="debounce: minimum time from one tap's release to the next tap")
+
+
+@dataclass(frozen=True)
+class CardConfig:
+    source: str = _f("pcsc", doc="pcsc | pcsc:READER-PATTERN | sim")
+    reader_pattern: str = _f("", doc="substring of the reader name to use; empty = first reader")
+    sim_pins: str = _f("user_auth=1234,signature=ABC123,resident_registry=1234,card_info_input=1234",
+                       doc="sim card only: its PINs")
+
+
+@dataclass(frozen=True)
+class ConsoleConfig:
+    port: str = _f("/dev/kiosk-console", doc="serial device path or pyserial URL (socket://, loop://)")
+    baudrate: int = _f(115200, lo=1200, hi=4000000, doc="serial speed")
+    retransmit_s: float = _f(1.0, lo=0.05, hi=60, doc="resend unacknowledged frames after")
+    heartbeat_s: float = _f(5.0, lo=0.5, hi=3600, doc="status heartbeat interval")
+    reopen_max_s: float = _f(10.0, lo=0.1, hi=600, doc="longest backoff when reopening a vanished port")
+    journal_max_frames: int = _f(10000, lo=10, hi=1000000, doc="unacknowledged frames kept across restarts")
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    inactivity_timeout_s: float = _f(60.0, lo=5, hi=3600, doc="end the session after this long without a touch")
+    ended_screen_s: float = _f(5.0, lo=0.5, hi=60, doc="how long the 'session ended' confirmation stays")
+    result_screen_s: float = _f(8.0, lo=0.5, hi=120, doc="how long a result stays before idle")
+
+
+@dataclass(frozen=True)
+class KeypadConfig:
+    digit_key_mm: float = _f(15.0, lo=12, hi=40, doc="digit keypad key size")
+    alnum_key_mm: float = _f(12.0, lo=12, hi=40, doc="alphanumeric keypad key size (shrunk to fit, never below 12)")
+    gap_mm: float = _f(2.5, lo=2.5, hi=20, doc="gap between keys")
+    alnum_order: str = _f("alphabetical", choices=("alphabetical", "qwerty"), doc="letter order")
+    release_tolerance_mm: float = _f(2.0, lo=0, hi=10, doc="a release this far outside the pressed key still commits")
+    repeat_debounce_s: float = _f(0.25, lo=0, hi=2, doc="a second press of the same key within this is ignored")
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    warn_mm: float = _f(1.5, lo=0.1, hi=20, doc="warn when the mean tap offset moved this far from baseline")
+    alert_key_fraction: float = _f(0.25, lo=0.05, hi=0.5, doc="alert when the shift reaches this fraction of key pitch")
+    check_rms_mm: float = _f(1.5, lo=0.1, hi=20, doc="drift check: pass when rms error is at most this")
+    check_max_mm: float = _f(3.0, lo=0.1, hi=30, doc="drift check: pass when the largest error is at most this")
+    baseline_taps: int = _f(60, lo=4, hi=10000, doc="taps after a calibration that form the baseline")
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    dir: str = _f("/var/lib/pin-kiosk", doc="calibration, audit log, console journal, metrics")
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    dir: str = _f("", doc="Prometheus textfile directory; empty = the state directory")
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str = _f("info", choices=("debug", "info", "warning", "error"), doc="stderr log level")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration; ``source`` is the file it came from."""
+
+    terminal: TerminalConfig = field(default_factory=TerminalConfig)
+    screen: ScreenConfig = field(default_factory=ScreenConfig)
+    touch: TouchConfig = field(default_factory=TouchConfig)
+    card: CardConfig = field(default_factory=CardConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    session: SessionConfig = field(default_factory=SessionConfig)
+    keypad: KeypadConfig = field(default_factory=KeypadConfig)
+    drift: DriftConfig = field(default_factory=DriftConfig)
+    state: StateConfig = field(default_factory=StateConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    source: str = "<defaults>"
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.state.dir)
+
+    @property
+    def metrics_dir(self) -> Path:
+        return Path(self.metrics.dir) if self.metrics.dir else self.state_dir
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Tables as plain dicts (for ``pin-kiosk config --json``)."""
+        return {t.name: dataclasses.asdict(getattr(self, t.name)) for t in _tables()}
+
+
+def _tables() -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(Config) if f.name != "source"]
+
+
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list"}
+
+
+def _check_value(file: str, key: str, f: dataclasses.Field, hint: type, value: Any) -> Any:
+    m = f.metadata
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    ok = isinstance(value, hint) and not (hint is not bool and isinstance(value, bool))
+    if not ok:
+        raise ConfigError(file, key, f"must be {_TYPE_NAMES[hint]}, got {value!r}")
+    if hint is float and not math.isfinite(value):
+        raise ConfigError(file, key, f"must be a finite number, got {value!r}")
+    if hint is list and not all(isinstance(x, str) for x in value):
+        raise ConfigError(file, key, "must be a list of strings")
+    lo, hi, choices = m.get("lo"), m.get("hi"), m.get("choices")
+    if lo is not None and hi is not None and not lo <= value <= hi:
+        raise ConfigError(file, key, f"must be from {lo:g} to {hi:g}, got {value!r}")
+    if choices and value not in choices:
+        raise ConfigError(file, key, f"must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _build_table(file: str, name: str, cls: type, raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(file, name, "must be a table")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in raw.items():
+        if key not in fields:
+            raise ConfigError(file, f"{name}.{key}", f"unknown key (known: {', '.join(fields)})")
+        values[key] = _check_value(file, f"{name}.{key}", fields[key], hints[key], value)
+    return cls(**values)
+
+
+def _cross_checks(file: str, cfg: Config) -> None:
+    t = cfg.touch
+    if t.x_max <= t.x_min:
+        raise ConfigError(file, "touch.x_max", f"must be greater than touch.x_min ({t.x_min})")
+    if t.y_max <= t.y_min:
+        raise ConfigError(file, "touch.y_max", f"must be greater than touch.y_min ({t.y_min})")
+    if t.median_window % 2 == 0:
+        raise ConfigError(file, "touch.median_window", f"must be odd, got {t.median_window}")
+    s = cfg.screen
+    for axis in ("width", "height"):
+        px, mm = getattr(s, f"{axis}_px"), getattr(s, f"{axis}_mm")
+        if not 1.0 <= px / mm <= 40.0:
+            raise ConfigError(file, f"screen.{axis}_mm",
+                              f"{px} px over {mm:g} mm is {px / mm:.1f} px/mm; expected 1 to 40")
+
+
+#: Command-line flags that override a key: flag dest -> (table, key).
+OVERRIDES = {
+    "touch": ("touch", "source"),
+    "card": ("card", "source"),
+    "serial": ("console", "port"),
+    "state_dir": ("state", "dir"),
+    "video": ("screen", "video"),
+}
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Read and validate ``path`` (default: the shipped demo config), then apply overrides.
+
+    ``overrides`` maps ``OVERRIDES`` names (``touch``, ``card``, ``serial``,
+    ``state_dir``, ``video``) or ``"table.key"`` to values; None values are ignored.
+    """
+    path = Path(path) if path is not None else DEMO_CONFIG
+    file = str(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(file, "", "file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(file, "", "is a directory, not a TOML file") from None
+    except PermissionError:
+        raise ConfigError(file, "", "permission denied") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(file, "", f"not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(file, "", "not UTF-8 text") from None
+    return config_from_dict(raw, file, overrides)
+
+
+def config_from_dict(raw: dict[str, Any], file: str = "<dict>",
+                     overrides: dict[str, Any] | None = None) -> Config:
+    """Validate an already-parsed TOML document (tests build configs this way)."""
+    tables = {f.name: f.default_factory for f in _tables()}  # type: ignore[misc]
+    raw = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
+    for flag, value in (overrides or {}).items():
+        if value is None:
+            continue
+        table, key = OVERRIDES[flag] if flag in OVERRIDES else flag.split(".", 1)
+        raw.setdefault(table, {})[key] = value
+    built = {}
+    for name, value in raw.items():
+        if name not in tables:
+            raise ConfigError(file, name, f"unknown table (known: {', '.join(tables)})")
+        built[name] = _build_table(file, name, tables[name], value)
+    cfg = Config(**built, source=file)
+    _cross_checks(file, cfg)
+    return cfg
