@@ -1,0 +1,507 @@
+"""The citizen session: every state, transition and timeout, in one place.
+
+Theory of operation
+-------------------
+A *session* is one citizen's time at the terminal.  Staff open it with
+``begin`` from the console (touching the screen never starts anything); it
+holds one or more *entries* (one PIN typed and checked, or changed).  It ends
+in exactly four ways: staff ``logout``, ``cancel`` (staff, or the citizen's
+中止 key), inactivity, or the card leaving the reader.  Ending wipes every
+Pin, forgets the PIN type, tries left and operator, shows the citizen a
+confirmation screen, and tells the console ``session.ended {cleared: true}``.
+Nothing of a session survives into the next: the next one starts from a new
+``_Entry`` and a new session id.
+
+``Session`` is pure: it takes events with the time as an argument and returns
+``Effect`` values (card operations to run, frames for the console, audit
+records).  It does no I/O and reads no clock.  The app loop runs the effects
+and feeds results back in.  The UI draws ``view()`` and never decides.
+
+The table ``TRANSITIONS`` lists, for each state, the events it accepts and the
+handler that decides the next state.  An event a state does not accept is
+ignored (and answered with an ``alert`` when staff sent it), so no sequence of
+events can reach a handler in a state it was not written for.
+
+PIN handling: the Pins of an entry are created here, lent (not copied) to the
+card worker inside a ``CardOp``, and wiped here as soon as the card answered,
+the entry was abandoned, or the session ended.  The session never wipes a Pin
+that a card operation still holds: while ``verifying``, a logout or cancel is
+remembered and carried out when the card answers.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from kiosk.pin import PIN_RULES, Pin, PinError, PinType, entry_problem
+from kiosk.view import View
+
+# --- states -----------------------------------------------------------------
+IDLE = "idle"                  # no session
+CARD_CHECK = "card_check"      # reading tries left (no try spent)
+WARNING = "last_try_warning"   # one try left: explicit confirmation before typing
+ENTRY = "entry"                # keypad shown
+VERIFYING = "verifying"        # the card is checking
+RESULT = "result"              # an outcome shown; waiting for the citizen or staff
+ENDED = "ended"                # the citizen sees that the session ended
+TECHNICIAN = "technician"      # calibration or drift check owns the screen
+
+#: Why a session ends (``session.ended`` reason).
+END_REASONS = ("logout", "cancel", "timeout", "card_removed")
+
+#: ``pin.result`` results (protocol vocabulary).
+RESULTS = ("ok", "wrong", "locked", "cancelled", "timeout", "card_removed", "no_card", "error")
+
+#: Card outcomes (drivers) -> ``pin.result`` results.
+_OUTCOME_TO_RESULT = {
+    "ok": "ok", "wrong": "wrong", "locked": "locked", "card_removed": "card_removed",
+    "no_card": "no_card", "not_mynumber": "no_card",
+    "no_reader": "error", "no_pcscd": "error", "error": "error",
+}
+
+#: Result screen for each ``pin.result`` result shown in RESULT.
+_RESULT_SCREEN = {"ok": "result_ok", "wrong": "wrong_pin", "locked": "locked",
+                  "no_card": "no_card", "error": "fault"}
+
+#: Screen shown after a session ends, by reason.
+_ENDED_SCREEN = {"logout": "session_ended", "cancel": "session_ended",
+                 "timeout": "timed_out", "card_removed": "card_removed"}
+
+#: Keys that are not characters.
+CONTROL_KEYS = ("backspace", "clear", "cancel", "enter", "lang")
+#: Buttons outside the keypad: wrong_pin "retry"; last-try warning "continue"/"cancel".
+BUTTON_KEYS = ("retry", "continue")
+
+COUNTDOWN_FROM_S = 10  # show the seconds left this long before an inactivity timeout
+
+
+# --- effects ----------------------------------------------------------------
+@dataclass(frozen=True)
+class CardOp:
+    """Run ``op`` ("tries_left" | "verify" | "change") on the card; answer with card_result."""
+
+    request_id: int
+    op: str
+    pin_type: PinType
+    pins: tuple[Pin, ...] = ()  # lent, not copied: do not wipe, the session does
+
+
+@dataclass(frozen=True)
+class ToConsole:
+    type: str
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToAudit:
+    kind: str
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SessionClosed:
+    """The session ended: the app closes anything it keeps per session (drift sums)."""
+
+    reason: str
+    wrong_pin: bool
+
+
+Effect = CardOp | ToConsole | ToAudit | SessionClosed
+
+
+# --- per-entry data: everything here is wiped with the session -------------
+@dataclass
+class _Entry:
+    pin_type: PinType
+    action: str  # "verify" | "change"
+    operator: str | None
+    step: str = "current"  # change: current -> new -> confirm
+    tries_left: int | None = None
+    pins: dict[str, Pin] = field(default_factory=dict)  # step -> Pin
+    problem: str | None = None
+    result: str | None = None
+    request_id: int | None = None
+
+    @property
+    def typing(self) -> Pin:
+        return self.pins.setdefault(self.step, Pin())
+
+    def wipe(self) -> None:
+        for pin in self.pins.values():
+            pin.wipe()
+        self.pins.clear()
+
+
+class Session:
+    """The citizen session state machine.  Methods take ``now_s`` and return effects."""
+
+    def __init__(self, *, inactivity_timeout_s: float = 60.0, ended_screen_s: float = 5.0,
+                 language: str = "ja") -> None:
+        self.inactivity_timeout_s = inactivity_timeout_s
+        self.ended_screen_s = ended_screen_s
+        self.default_language = language
+        self.state = IDLE
+        self.lang = language
+        self.session_id: str | None = None
+        self.entry: _Entry | None = None
+        self.last_activity_s = 0.0
+        self.ended_at_s: float | None = None
+        self.ended_reason: str | None = None
+        self.pending_end: str | None = None  # end requested while the card is busy
+        self.pressed_key: str | None = None
+        self.now_s = 0.0
+        self._next_request = 1
+
+    # ------------------------------------------------------------------ events
+    def begin(self, now_s: float, pin_type: PinType, action: str = "verify",
+              operator: str | None = None) -> list[Effect]:
+        return self._dispatch("begin", now_s, pin_type=pin_type, action=action, operator=operator)
+
+    def cancel(self, now_s: float, by: str = "staff") -> list[Effect]:
+        return self._dispatch("cancel", now_s, by=by)
+
+    def logout(self, now_s: float) -> list[Effect]:
+        return self._dispatch("logout", now_s)
+
+    def key(self, now_s: float, key_id: str) -> list[Effect]:
+        """A key or button committed on the touchscreen (id, never logged)."""
+        self.pressed_key = None
+        return self._dispatch("key", now_s, key_id=key_id)
+
+    def touch(self, now_s: float, pressed_key: str | None = None) -> list[Effect]:
+        """Finger activity: keeps the session alive and highlights the pressed key."""
+        self.pressed_key = pressed_key
+        if self.state not in (IDLE, ENDED, TECHNICIAN):
+            self.last_activity_s = now_s
+        return []
+
+    def card_result(self, now_s: float, request_id: int, outcome: str,
+                    tries_left: int | None) -> list[Effect]:
+        return self._dispatch("card_result", now_s, request_id=request_id,
+                              outcome=outcome, tries_left=tries_left)
+
+    def card_removed(self, now_s: float) -> list[Effect]:
+        return self._dispatch("card_removed", now_s)
+
+    def technician(self, now_s: float, active: bool) -> list[Effect]:
+        """Calibration or drift check takes the screen (active) or gives it back."""
+        return self._dispatch("technician", now_s, active=active)
+
+    def tick(self, now_s: float) -> list[Effect]:
+        return self._dispatch("tick", now_s)
+
+    # ----------------------------------------------------------------- table
+    def _dispatch(self, event: str, now_s: float, **kw: Any) -> list[Effect]:
+        self.now_s = now_s
+        handler = TRANSITIONS[self.state].get(event)
+        if handler is None:
+            if event in ("begin", "cancel", "logout"):
+                return [self._alert("not_now", f"{event} ignored while {self.state}")]
+            return []
+        return handler(self, now_s, **kw)
+
+    # -------------------------------------------------------------- handlers
+    def _on_begin(self, now_s: float, pin_type: PinType, action: str, operator: str | None) -> list[Effect]:
+        if action not in ("verify", "change"):
+            return [self._alert("bad_command", f"unknown action {action!r}")]
+        fx: list[Effect] = []
+        if self.state in (IDLE, ENDED):
+            self._reset_session()
+            self.session_id = secrets.token_hex(6)
+            self.lang = self.default_language
+            fx.append(ToConsole("session.started", {"session": self.session_id}))
+            fx.append(ToAudit("session.start", {"session": self.session_id, "operator": operator}))
+        elif self.entry is not None:
+            self.entry.wipe()
+        self.entry = _Entry(PinType(pin_type), action, operator)
+        self.last_activity_s = now_s
+        return fx + self._ask_card("tries_left", ())
+
+    def _on_card_checked(self, now_s: float, request_id: int, outcome: str,
+                         tries_left: int | None) -> list[Effect]:
+        e = self.entry
+        assert e is not None
+        if request_id != e.request_id:
+            return []
+        e.request_id = None
+        self.last_activity_s = now_s
+        if outcome == "card_removed":
+            return self._finish_entry("card_removed", None) + self._end("card_removed")
+        if outcome == "ok" and tries_left == 0:
+            outcome = "locked"
+        result = _OUTCOME_TO_RESULT.get(outcome, "error")
+        if result != "ok":
+            return self._finish_entry(result, tries_left)
+        e.tries_left = tries_left
+        fx: list[Effect] = [ToConsole("entry.started", {
+            "pin_type": e.pin_type.value, "action": e.action, "tries_left": tries_left})]
+        self.state = WARNING if tries_left == 1 else ENTRY
+        return fx
+
+    def _on_key_warning(self, now_s: float, key_id: str) -> list[Effect]:
+        self.last_activity_s = now_s
+        if key_id == "continue":
+            self.state = ENTRY
+        elif key_id == "cancel":
+            return self._abandon("cancel")
+        elif key_id == "lang":
+            self._toggle_lang()
+        return []
+
+    def _on_key_entry(self, now_s: float, key_id: str) -> list[Effect]:
+        e = self.entry
+        assert e is not None
+        self.last_activity_s = now_s
+        rule = PIN_RULES[e.pin_type]
+        pin = e.typing
+        if key_id == "cancel":
+            return self._abandon("cancel")
+        if key_id == "lang":
+            self._toggle_lang()
+        elif key_id == "backspace":
+            pin.backspace()
+            e.problem = None
+        elif key_id == "clear":
+            pin.wipe()
+            e.problem = None
+        elif key_id == "enter":
+            return self._on_enter(e)
+        elif len(key_id) == 1 and key_id in rule.charset and len(pin) < rule.max_len:
+            try:
+                pin.append(key_id)
+            except PinError:
+                pass
+            e.problem = None
+        return []
+
+    def _on_enter(self, e: _Entry) -> list[Effect]:
+        new_pin = e.action == "change" and e.step in ("new", "confirm")
+        problem = entry_problem(e.pin_type, e.typing, new_pin=new_pin)
+        if problem is not None:  # Enter is drawn disabled; a press still sends nothing
+            e.problem = problem
+            return []
+        if e.action == "verify":
+            return self._ask_card("verify", (e.pins["current"],))
+        if e.step == "current":
+            e.step = "new"
+            return []
+        if e.step == "new":
+            e.step = "confirm"
+            return []
+        if not e.pins["new"].matches(e.pins["confirm"]):
+            for step in ("new", "confirm"):
+                e.pins.pop(step).wipe()
+            e.step, e.problem = "new", "mismatch"
+            return []
+        return self._ask_card("change", (e.pins["current"], e.pins["new"]))
+
+    def _on_card_verified(self, now_s: float, request_id: int, outcome: str,
+                          tries_left: int | None) -> list[Effect]:
+        e = self.entry
+        assert e is not None
+        if request_id != e.request_id:
+            return []
+        e.request_id = None
+        e.wipe()  # the card has answered: the PIN is needed no more
+        self.last_activity_s = now_s
+        if outcome == "wrong" and tries_left == 0:
+            outcome = "locked"
+        result = _OUTCOME_TO_RESULT.get(outcome, "error")
+        if result == "ok" and tries_left is None:
+            tries_left = PIN_RULES[e.pin_type].max_tries
+        fx = self._finish_entry(result, tries_left)
+        if result == "card_removed":
+            return fx + self._end("card_removed")
+        if self.pending_end:
+            return fx + self._end(self.pending_end)
+        return fx
+
+    def _on_key_result(self, now_s: float, key_id: str) -> list[Effect]:
+        e = self.entry
+        assert e is not None
+        self.last_activity_s = now_s
+        if key_id == "lang":
+            self._toggle_lang()
+        elif key_id == "retry" and e.result == "wrong":
+            e.step, e.problem, e.result = "current", None, None
+            return self._ask_card("tries_left", ())  # re-read: never trust a stale counter
+        elif key_id == "cancel":
+            return self._end("cancel")
+        return []
+
+    def _on_cancel(self, now_s: float, by: str = "staff") -> list[Effect]:
+        return self._stop("cancel")
+
+    def _on_logout(self, now_s: float) -> list[Effect]:
+        return self._stop("logout")
+
+    def _stop(self, reason: str) -> list[Effect]:
+        """Staff logout or cancel (or the citizen's cancel) while no card operation runs."""
+        if self.entry is not None and self.entry.result is None:
+            return self._abandon(reason)
+        return self._end(reason)
+
+    def _on_cancel_busy(self, now_s: float, by: str = "staff") -> list[Effect]:
+        """Cancel while the card is checking: end as soon as it answers (the Pin is lent)."""
+        self.pending_end = "cancel"
+        return []
+
+    def _on_logout_busy(self, now_s: float) -> list[Effect]:
+        self.pending_end = "logout"
+        return []
+
+    def _on_card_removed(self, now_s: float) -> list[Effect]:
+        if self.entry is not None and self.entry.result is None and self.state != VERIFYING:
+            return self._finish_entry("card_removed", None) + self._end("card_removed")
+        if self.state == VERIFYING:
+            return []  # the driver answers the running command with card_removed
+        return self._end("card_removed")
+
+    def _on_tick(self, now_s: float) -> list[Effect]:
+        if self.state == ENDED:
+            if self.ended_at_s is not None and now_s >= self.ended_at_s + self.ended_screen_s:
+                self._reset_session()
+            return []
+        if now_s >= self.last_activity_s + self.inactivity_timeout_s:
+            if self.entry is not None and self.entry.result is None:
+                return self._abandon("timeout")
+            return self._end("timeout")
+        return []
+
+    def _on_technician(self, now_s: float, active: bool) -> list[Effect]:
+        if active and self.state in (IDLE, ENDED):
+            self._reset_session()
+            self.state = TECHNICIAN
+        elif not active and self.state == TECHNICIAN:
+            self.state = IDLE
+        return []
+
+    # --------------------------------------------------------------- helpers
+    def _ask_card(self, op: str, pins: tuple[Pin, ...]) -> list[Effect]:
+        e = self.entry
+        assert e is not None
+        e.request_id = self._next_request
+        self._next_request += 1
+        self.state = CARD_CHECK if op == "tries_left" else VERIFYING
+        return [CardOp(e.request_id, op, e.pin_type, pins)]
+
+    def _finish_entry(self, result: str, tries_left: int | None) -> list[Effect]:
+        """Report an entry's outcome; the session stays open on the result screen."""
+        e = self.entry
+        assert e is not None
+        e.wipe()
+        e.result, e.tries_left = result, tries_left
+        self.state = RESULT
+        fields = {"pin_type": e.pin_type.value, "action": e.action, "result": result,
+                  "tries_left": tries_left}
+        return [ToConsole("pin.result", fields), ToAudit("pin.result", dict(fields))]
+
+    def _abandon(self, reason: str) -> list[Effect]:
+        """An entry that never reached the card ends with the session."""
+        result = {"cancel": "cancelled", "logout": "cancelled", "timeout": "timeout",
+                  "card_removed": "card_removed"}[reason]
+        fx = self._finish_entry(result, self.entry.tries_left if self.entry else None)
+        return fx + self._end(reason)
+
+    def _end(self, reason: str) -> list[Effect]:
+        wrong = bool(self.entry and self.entry.result in ("wrong", "locked"))
+        sid = self.session_id
+        self._reset_session()
+        self.state, self.ended_reason, self.ended_at_s = ENDED, reason, self.now_s
+        return [
+            ToConsole("session.ended", {"session": sid, "reason": reason, "cleared": True}),
+            ToAudit("session.end", {"session": sid, "reason": reason}),
+            SessionClosed(reason, wrong),
+        ]
+
+    def _reset_session(self) -> None:
+        """Forget everything of the session: Pins wiped, entry and ids dropped."""
+        if self.entry is not None:
+            self.entry.wipe()
+        self.entry = None
+        self.session_id = None
+        self.pending_end = None
+        self.pressed_key = None
+        self.ended_reason = None
+        self.ended_at_s = None
+        self.lang = self.default_language
+        self.state = IDLE
+
+    def _toggle_lang(self) -> None:
+        self.lang = "en" if self.lang == "ja" else "ja"
+
+    def _alert(self, code: str, message: str) -> ToConsole:
+        return ToConsole("alert", {"code": code, "message": message})
+
+    # ----------------------------------------------------------------- reads
+    @property
+    def active(self) -> bool:
+        """A citizen session is open (the console's ``state`` reads this)."""
+        return self.state not in (IDLE, ENDED, TECHNICIAN)
+
+    def pins_held(self) -> int:
+        """How many Pins hold material right now (tests and the watchdog assert on it)."""
+        return sum(1 for p in (self.entry.pins.values() if self.entry else ()) if not p.wiped)
+
+    def next_deadline_s(self) -> float | None:
+        """When ``tick`` must run next; None when nothing is due."""
+        if self.state == ENDED and self.ended_at_s is not None:
+            return self.ended_at_s + self.ended_screen_s
+        if self.state in (IDLE, TECHNICIAN, VERIFYING, CARD_CHECK):
+            return None
+        timeout_at = self.last_activity_s + self.inactivity_timeout_s
+        countdown_at = timeout_at - COUNTDOWN_FROM_S
+        if self.now_s < countdown_at:
+            return countdown_at
+        return min(timeout_at, self.now_s + 1.0)  # once a second during the countdown
+
+    def view(self) -> View:
+        """What the screen shows now (no PIN material: only the count of typed characters)."""
+        if self.state == IDLE:
+            return View("idle", lang=self.lang)
+        if self.state == TECHNICIAN:
+            return View("idle", lang=self.lang)  # the technician procedure draws its own view
+        if self.state == ENDED:
+            return View(_ENDED_SCREEN.get(self.ended_reason or "logout", "session_ended"), lang=self.lang)
+        e = self.entry
+        assert e is not None
+        rule = PIN_RULES[e.pin_type]
+        common = dict(lang=self.lang, pin_type=e.pin_type, action=e.action,
+                      tries_left=e.tries_left, max_tries=rule.max_tries)
+        left = self.last_activity_s + self.inactivity_timeout_s - self.now_s
+        countdown = int(left + 0.999) if left <= COUNTDOWN_FROM_S else None
+        if self.state == CARD_CHECK:
+            return View("card_check", **common)
+        if self.state == VERIFYING:
+            return View("verifying", **common)
+        if self.state == WARNING:
+            return View("last_try_warning", seconds_left=countdown, **common)
+        if self.state == ENTRY:
+            new_pin = e.action == "change" and e.step in ("new", "confirm")
+            pin = e.pins.get(e.step)
+            ok = pin is not None and entry_problem(e.pin_type, pin, new_pin=new_pin) is None
+            return View("entry", step=e.step if e.action == "change" else None,
+                        entered=len(pin) if pin else 0, enter_enabled=ok, problem=e.problem,
+                        pressed_key=self.pressed_key, seconds_left=countdown, **common)
+        return View(_RESULT_SCREEN.get(e.result or "error", "fault"),
+                    seconds_left=countdown, **common)
+
+
+#: state -> {event: handler}.  Events missing for a state are ignored.
+TRANSITIONS: dict[str, dict[str, Callable[..., list[Effect]]]] = {
+    IDLE: {"begin": Session._on_begin, "technician": Session._on_technician},
+    CARD_CHECK: {"card_result": Session._on_card_checked, "cancel": Session._on_cancel,
+                 "logout": Session._on_logout, "card_removed": Session._on_card_removed},
+    WARNING: {"key": Session._on_key_warning, "cancel": Session._on_cancel, "logout": Session._on_logout,
+              "card_removed": Session._on_card_removed, "tick": Session._on_tick},
+    ENTRY: {"key": Session._on_key_entry, "cancel": Session._on_cancel, "logout": Session._on_logout,
+            "card_removed": Session._on_card_removed, "tick": Session._on_tick},
+    VERIFYING: {"card_result": Session._on_card_verified, "cancel": Session._on_cancel_busy,
+                "logout": Session._on_logout_busy, "card_removed": Session._on_card_removed},
+    RESULT: {"begin": Session._on_begin, "key": Session._on_key_result, "cancel": Session._on_cancel,
+             "logout": Session._on_logout, "card_removed": Session._on_card_removed,
+             "tick": Session._on_tick},
+    ENDED: {"begin": Session._on_begin, "tick": Session._on_tick, "technician": Session._on_technician},
+    TECHNICIAN: {"technician": Session._on_technician},
+}
