@@ -26,6 +26,7 @@ EXIT_USAGE = 2
 #: subcommand -> (module, one-line help).  Add a line when a subcommand exists.
 COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("kiosk.commands.config_show", "check a configuration file and print the effective settings"),
+    "audit": ("kiosk.commands.audit", "verify or show the tamper-evident audit trail"),
 }
 
 log = logging.getLogger("pin_kiosk.cli")

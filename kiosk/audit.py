@@ -1,0 +1,380 @@
+"""The tamper-evident audit trail: what the terminal did, when, never a PIN.
+
+Theory of operation
+-------------------
+21 cards vanished from a ward office that kept no record of who handled what
+(shared/PRODUCT.md).  This module keeps that record: one JSON object per line
+in ``<state dir>/audit.jsonl``, appended and fsynced per record through
+``kiosk.durable.append_record``.
+
+*Hash chain.*  Every record carries ``seq`` (1, 2, ...), ``prev`` (the
+``hash`` of the record before it; 64 zeros for the first) and ``hash``: the
+SHA-256 of the record's canonical JSON without ``hash`` (sorted keys, no
+spaces, ASCII).  Editing a record breaks its own hash; deleting, inserting or
+reordering breaks the next record's ``prev`` or ``seq``; cutting records off
+the front breaks record 1's ``prev``.  The newest hash (``head``) goes to the
+staff console in every ``status`` and ``session.ended`` frame, so even a
+whole rewrite with recomputed hashes, or records cut off the end, is caught by
+``verify_chain(path, expected_head=...)`` with a head the console saw.
+
+*Whitelist.*  ``KINDS`` names every kind of record and every field it may
+carry, with its type and limits.  ``AuditTrail.record`` refuses an unknown
+kind, an unknown or missing field, a value of the wrong type, and any
+``kiosk.pin.Pin`` or bytes value, so a PIN (or which keys were pressed)
+cannot be written even by mistake.  ``verify_chain`` applies the same
+whitelist to what it reads.
+
+*Power cuts.*  A line without its newline is the record being written when
+the power went.  ``verify_chain`` reports it (the file is not whole), and
+``AuditTrail`` at start moves it to ``audit.quarantine`` (base64, with the
+head it followed), cuts it off, and records an ``audit_quarantined`` record,
+so the trail goes on from a whole chain and nothing is silently lost.
+
+One process writes the trail: ``AuditTrail`` holds an exclusive ``flock`` on
+``audit.lock`` while open; readers (``pin-kiosk audit verify``) take no lock.
+"""
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from kiosk.durable import append_record, read_records, truncate_torn_tail
+from kiosk.pin import Pin, PinType
+
+log = logging.getLogger("pin_kiosk.audit")
+
+AUDIT_FILE = "audit.jsonl"
+QUARANTINE_FILE = "audit.quarantine"
+LOCK_FILE = "audit.lock"
+GENESIS = "0" * 64
+
+#: Fields every record has, written by this module, never by a caller.
+ENVELOPE = ("seq", "ts", "kind", "prev", "hash")
+
+
+class AuditError(ValueError):
+    """A record the whitelist does not allow (a programming error, never user input)."""
+
+
+class AuditBusy(RuntimeError):
+    """Another process holds the trail open for writing."""
+
+
+# -- field types ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Field:
+    """One allowed field: its type and limits, and whether it may be absent or null."""
+
+    type: str  # "choice" | "int" | "float" | "bool" | "ident" | "text" | "sha256" | "floats"
+    choices: tuple[str, ...] = ()
+    lo: float = -math.inf
+    hi: float = math.inf
+    max_len: int = 64
+    optional: bool = False
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` may not be stored in this field, or None when it may."""
+        if value is None:
+            return None if self.optional else "is required"
+        t = self.type
+        if t == "bool":
+            return None if isinstance(value, bool) else "must be true or false"
+        if t in ("int", "float"):
+            kinds = (int,) if t == "int" else (int, float)
+            if isinstance(value, bool) or not isinstance(value, kinds):
+                return f"must be {'an integer' if t == 'int' else 'a number'}"
+            if not math.isfinite(value) or not self.lo <= value <= self.hi:
+                return f"must be from {self.lo:g} to {self.hi:g}"
+            return None
+        if t == "floats":
+            if not isinstance(value, (list, tuple)) or len(value) > self.max_len:
+                return f"must be a list of at most {self.max_len} numbers"
+            for x in value:
+                if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) \
+                        or not self.lo <= x <= self.hi:
+                    return f"must hold numbers from {self.lo:g} to {self.hi:g}"
+            return None
+        if not isinstance(value, str):  # str enums (PinType) are str, and welcome
+            return "must be text"
+        if t == "choice":
+            return None if value in self.choices else f"must be one of {', '.join(self.choices)}"
+        if len(value) > self.max_len:
+            return f"must be at most {self.max_len} characters"
+        if t == "sha256":
+            return None if _SHA256.fullmatch(value) else "must be 64 lowercase hex digits"
+        if t == "ident":
+            return None if _IDENT.fullmatch(value) else "must be 1+ of A-Z a-z 0-9 _ . : - @"
+        if t == "text":
+            return None if value.isprintable() else "must be one printable line"
+        raise AssertionError(f"unknown field type {t}")
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_IDENT = re.compile(r"[A-Za-z0-9_.:@-]+")
+
+PIN_TYPES = tuple(t.value for t in PinType)
+PIN_RESULTS = ("ok", "wrong", "locked", "cancelled", "timeout", "card_removed", "no_card", "error")
+END_REASONS = ("logout", "cancel", "timeout", "card_removed", "link_lost", "shutdown", "error")
+DRIFT_LEVELS = ("ok", "warn", "alert")
+
+
+def _choice(*values: str, optional: bool = False) -> Field:
+    return Field("choice", choices=values, optional=optional)
+
+
+_TECH = Field("ident", max_len=64)
+_SESSION = Field("ident", max_len=64)
+_MM = Field("float", lo=0, hi=1000)
+_OPT_SHA = Field("sha256", optional=True)
+
+#: kind -> {field: Field}.  Nothing outside this table can reach the file.
+KINDS: dict[str, dict[str, Field]] = {
+    "boot": {"version": Field("ident"), "terminal": Field("ident"), "boot": Field("ident")},
+    "shutdown": {"reason": Field("ident")},
+    "config_loaded": {"source": Field("text", max_len=512), "sha256": Field("sha256")},
+    "session_started": {"session": _SESSION, "pin_type": _choice(*PIN_TYPES),
+                        "action": _choice("verify", "change"),
+                        "operator": Field("ident", optional=True)},
+    "session_ended": {"session": _SESSION, "reason": _choice(*END_REASONS), "cleared": Field("bool")},
+    # the outcome only: no PIN, no length, no key positions, no timing finer than the record
+    "pin_result": {"session": _SESSION, "pin_type": _choice(*PIN_TYPES),
+                   "action": _choice("verify", "change"), "result": _choice(*PIN_RESULTS),
+                   "tries_left": Field("int", lo=0, hi=15, optional=True)},
+    "card_inserted": {"reader": Field("text", max_len=128)},
+    "card_removed": {"reader": Field("text", max_len=128)},
+    "reader_present": {"reader": Field("text", max_len=128), "present": Field("bool")},
+    "touch_present": {"device": Field("text", max_len=256), "present": Field("bool")},
+    "calibration": {"technician": _TECH, "outcome": _choice("accepted", "rejected", "timeout"),
+                    "residual_rms_mm": Field("float", lo=0, hi=1000, optional=True),
+                    "residual_max_mm": Field("float", lo=0, hi=1000, optional=True),
+                    "residuals_mm": Field("floats", lo=0, hi=1000, max_len=32, optional=True),
+                    "matrix_before_sha256": _OPT_SHA, "matrix_after_sha256": _OPT_SHA},
+    "drift_check": {"technician": _TECH, "passed": Field("bool"), "rms_mm": _MM, "max_mm": _MM},
+    "drift_level": {"level_from": _choice(*DRIFT_LEVELS), "level_to": _choice(*DRIFT_LEVELS),
+                    "shift_mm": _MM},
+    "console_link": {"state": _choice("up", "down"), "port": Field("text", max_len=256)},
+    "alert": {"code": Field("ident"), "message": Field("text", max_len=256)},
+    "audit_quarantined": {"file": Field("ident"), "bytes": Field("int", lo=1, hi=2**40),
+                          "after_seq": Field("int", lo=0, hi=2**62)},
+    "audit_chain_broken": {"line": Field("int", lo=1, hi=2**62), "reason": Field("text", max_len=256)},
+}
+
+
+def check_fields(kind: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a ``kind`` record, checked against ``KINDS``; AuditError otherwise.
+
+    Fields are returned in the table's order, so every writer writes the same line.
+    """
+    for key, value in fields.items():
+        if isinstance(value, Pin):
+            raise AuditError(f"{kind}.{key}: a Pin is never audited")
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            raise AuditError(f"{kind}.{key}: raw bytes are never audited")
+    spec = KINDS.get(kind)
+    if spec is None:
+        raise AuditError(f"unknown audit kind {kind!r}")
+    unknown = sorted(set(fields) - set(spec))
+    if unknown:
+        raise AuditError(f"{kind}: field {unknown[0]!r} is not allowed (allowed: {', '.join(spec)})")
+    out: dict[str, Any] = {}
+    for key, f in spec.items():
+        value = fields.get(key)
+        why = f.problem(value)
+        if why:
+            raise AuditError(f"{kind}.{key} {why}")
+        if value is not None:
+            out[key] = str(value.value) if isinstance(value, PinType) else (
+                list(value) if isinstance(value, tuple) else value)
+    return out
+
+
+# -- canonical form and hashes -------------------------------------------------
+def _json(obj: Any, *, sort: bool) -> str:
+    return json.dumps(obj, sort_keys=sort, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+def record_hash(record: Mapping[str, Any]) -> str:
+    """SHA-256 over the canonical JSON of ``record`` without its ``hash``."""
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return hashlib.sha256(_json(body, sort=True).encode("ascii")).hexdigest()
+
+
+def render_record(seq: int, ts: str, kind: str, fields: Mapping[str, Any], prev: str) -> str:
+    """The one line for a record (envelope, checked fields, prev, hash); pure."""
+    rec: dict[str, Any] = {"seq": seq, "ts": ts, "kind": kind, **fields, "prev": prev}
+    rec["hash"] = record_hash(rec)
+    return _json(rec, sort=False)
+
+
+def utc_iso(t_s: float) -> str:
+    """UTC ISO 8601 with milliseconds, as the console frames carry it."""
+    return datetime.fromtimestamp(t_s, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# -- verification ----------------------------------------------------------------
+@dataclass(frozen=True)
+class VerifyReport:
+    """Outcome of checking a trail: ``first_bad_line`` is 1-based, None when ok.
+
+    ``records`` counts the whole records before the first bad one (all of
+    them when ok); ``head`` is the hash of the last of those (``GENESIS``
+    for an empty trail).
+    """
+
+    ok: bool
+    first_bad_line: int | None
+    reason: str
+    records: int
+    head: str = GENESIS
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
+def check_line(line: str, seq: int, prev: str) -> tuple[dict[str, Any] | None, str]:
+    """Parse and check record ``seq`` expected after ``prev``: (record, "") or (None, why)."""
+    try:
+        rec = json.loads(line, object_pairs_hook=_no_duplicate_keys)
+    except ValueError as exc:
+        return None, f"not a JSON record ({exc})"
+    if not isinstance(rec, dict):
+        return None, "not a JSON object"
+    missing = [k for k in ENVELOPE if k not in rec]
+    if missing:
+        return None, f"missing {', '.join(missing)}"
+    if not isinstance(rec["hash"], str) or record_hash(rec) != rec["hash"]:
+        return None, "hash does not match the content (record edited)"
+    if rec["seq"] != seq:
+        return None, f"seq is {rec['seq']!r}, expected {seq} (record deleted, inserted or reordered)"
+    if rec["prev"] != prev:
+        return None, "prev is not the hash of the record before (record deleted, inserted or reordered)"
+    fields = {k: v for k, v in rec.items() if k not in ENVELOPE}
+    try:
+        checked = check_fields(rec["kind"], fields) if isinstance(rec["kind"], str) else None
+    except AuditError as exc:
+        return None, f"not an allowed record: {exc}"
+    if checked is None:
+        return None, "kind is not text"
+    if line != render_record(seq, rec["ts"], rec["kind"], checked, prev):
+        return None, "not in the form the kiosk writes (record edited)"
+    return rec, ""
+
+
+def verify_chain(path: Path | str, expected_head: str | None = None) -> VerifyReport:
+    """Check every record of the trail at ``path``; report the first bad one.
+
+    ``expected_head`` is a chain head the staff console saw in a frame: if it
+    is not the hash of some record here, records were cut off the end or the
+    trail was rewritten (even with recomputed hashes).  A missing file is an
+    empty trail.
+    """
+    records = read_records(path)
+    prev, n = GENESIS, 0
+    heads: set[str] = set()
+    for i, line in enumerate(records.lines, start=1):
+        rec, why = check_line(line, i, prev)
+        if rec is None:
+            return VerifyReport(False, i, why, n, prev)
+        prev, n = rec["hash"], i
+        heads.add(prev)
+    if records.torn_tail is not None:
+        return VerifyReport(False, n + 1, f"torn last line: {len(records.torn_tail)} bytes without "
+                            "newline (power cut while writing?)", n, prev)
+    if expected_head is not None and expected_head != GENESIS and expected_head not in heads:
+        return VerifyReport(False, None, f"the head the console saw ({expected_head[:16]}...) is not "
+                            "in this trail (records removed from the end, or the trail rewritten)", n, prev)
+    return VerifyReport(True, None, "", n, prev)
+
+
+# -- the writer ----------------------------------------------------------------
+class AuditTrail:
+    """The one writer of ``<state_dir>/audit.jsonl``: ``record(kind, **fields) -> head``.
+
+    Opening checks the existing chain, quarantines a torn last line and, if
+    the chain is broken, records where (the trail continues from the last
+    line, so the break stays visible to ``verify`` and nothing is hidden).
+    Raises AuditBusy if another process has the trail open, OSError if the
+    state directory cannot be written: the app turns both into a state.
+    """
+
+    def __init__(self, state_dir: Path | str, *, clock: Callable[[], float] = time.time) -> None:
+        self.state_dir = Path(state_dir)
+        self.path = self.state_dir / AUDIT_FILE
+        self._clock = clock
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_fd: int | None = os.open(self.state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+            raise AuditBusy(f"{self.path} is open for writing by another process") from None
+        self._open()
+
+    def _open(self) -> None:
+        records = read_records(self.path)
+        self.seq = len(records.lines)
+        self.head = GENESIS
+        if records.lines:
+            last = records.lines[-1]
+            try:
+                self.head = json.loads(last)["hash"]
+                if not isinstance(self.head, str) or not _SHA256.fullmatch(self.head):
+                    raise ValueError
+            except (ValueError, KeyError, TypeError):  # a mangled last line still anchors the chain
+                self.head = hashlib.sha256(last.encode("utf-8")).hexdigest()
+        report = verify_chain(self.path)  # before touching the tail, so a break is reported as found
+        self.opened_report = report
+        torn = truncate_torn_tail(self.path, records)
+        if torn is not None:
+            self._quarantine(torn)
+        if not report.ok and report.first_bad_line is not None and report.first_bad_line <= self.seq:
+            log.error("audit trail broken at line %d: %s", report.first_bad_line, report.reason)
+            self.record("audit_chain_broken", line=report.first_bad_line, reason=report.reason)
+
+    def _quarantine(self, torn: bytes) -> None:
+        entry = {"ts": utc_iso(self._clock()), "after_seq": self.seq, "after_hash": self.head,
+                 "torn_b64": base64.b64encode(torn).decode("ascii")}
+        append_record(self.state_dir / QUARANTINE_FILE, _json(entry, sort=False))
+        log.warning("audit trail: torn last line (%d bytes) moved to %s", len(torn), QUARANTINE_FILE)
+        self.record("audit_quarantined", file=QUARANTINE_FILE, bytes=len(torn), after_seq=self.seq)
+
+    def record(self, kind: str, **fields: Any) -> str:
+        """Append one whitelisted record, fsynced; return the new chain head."""
+        if self._lock_fd is None:
+            raise RuntimeError("audit trail is closed")
+        checked = check_fields(kind, fields)
+        line = render_record(self.seq + 1, utc_iso(self._clock()), kind, checked, self.head)
+        append_record(self.path, line)
+        self.seq += 1
+        self.head = json.loads(line)["hash"]
+        return self.head
+
+    def close(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
+
+    def __enter__(self) -> "AuditTrail":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,342 @@
+"""The audit trail: a whole chain verifies, every kind of tampering is caught, nothing but
+whitelisted fields (never a PIN) can be written, a torn last line is quarantined."""
+import base64
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kiosk.audit import (
+    AUDIT_FILE, GENESIS, KINDS, QUARANTINE_FILE, AuditBusy, AuditError, AuditTrail, record_hash, verify_chain,
+)
+from kiosk.metrics import MetricsSnapshot, write_metrics
+from kiosk.pin import Pin, PinType
+from tests.support_ops import FakeClock, audit_lines, pin_kiosk, set_audit_lines, write_sample_trail
+
+
+def test_a_written_trail_verifies_and_the_head_is_the_last_hash(tmp_path):
+    heads = write_sample_trail(tmp_path)
+    lines = audit_lines(tmp_path)
+    assert len(lines) == len(heads) == 21
+    recs = [json.loads(x) for x in lines]
+    assert recs[0]["prev"] == GENESIS and [r["seq"] for r in recs] == list(range(1, 22))
+    assert all(r["prev"] == p["hash"] for p, r in zip(recs, recs[1:]))
+    assert [r["hash"] for r in recs] == heads
+    report = verify_chain(tmp_path / AUDIT_FILE, expected_head=heads[5])
+    assert report.ok and report.records == 21 and report.head == heads[-1] and report.first_bad_line is None
+
+
+def test_reopening_continues_the_chain(tmp_path):
+    heads = write_sample_trail(tmp_path, sessions=1)
+    with AuditTrail(tmp_path) as trail:
+        assert trail.head == heads[-1] and trail.seq == len(heads) and trail.opened_report.ok
+        new = trail.record("shutdown", reason="SIGTERM")
+        assert trail.head == new
+    report = verify_chain(tmp_path / AUDIT_FILE)
+    assert report.ok and report.records == len(heads) + 1 and report.head == new
+
+
+def test_an_empty_or_missing_trail_is_ok(tmp_path):
+    report = verify_chain(tmp_path / AUDIT_FILE)
+    assert report.ok and report.records == 0 and report.head == GENESIS
+
+
+def _edit(lines):
+    rec = json.loads(lines[5])
+    assert rec["kind"] == "pin_result" and rec["result"] == "wrong"
+    lines[5] = lines[5].replace('"result":"wrong"', '"result":"ok"')
+    return 6
+
+
+def _edit_and_rehash(lines):  # a careful forger recomputes this record's hash: the next prev breaks
+    rec = json.loads(lines[5])
+    rec["result"] = "ok"
+    rec["hash"] = record_hash(rec)
+    lines[5] = json.dumps(rec, separators=(",", ":"))
+    return 7
+
+
+def _whitespace(lines):
+    lines[4] = lines[4].replace(",", ", ", 1)
+    return 5
+
+
+def _delete_middle(lines):
+    del lines[10]
+    return 11
+
+
+def _delete_first(lines):
+    del lines[0]
+    return 1
+
+
+def _reorder(lines):
+    lines[5], lines[6] = lines[6], lines[5]
+    return 6
+
+
+def _insert_copy(lines):
+    lines.insert(9, lines[8])
+    return 10
+
+
+def _insert_forged(lines):  # a well-formed record with a valid own hash, slipped in
+    rec = json.loads(lines[3])
+    rec["seq"] = 5
+    rec["hash"] = record_hash(rec)
+    lines.insert(4, json.dumps(rec, separators=(",", ":")))
+    return 5
+
+
+def _extra_field(lines):  # a field outside the whitelist, with the hash recomputed
+    rec = json.loads(lines[7])
+    rec["note"] = "x"
+    rec["hash"] = record_hash(rec)
+    lines[7] = json.dumps(rec, separators=(",", ":"))
+    return 8
+
+
+def _duplicate_key(lines):
+    lines[7] = lines[7][:-1] + ',"result":"wrong"}'
+    return 8
+
+
+def _garbage(lines):
+    lines[2] = "not json at all"
+    return 3
+
+
+TAMPERING = [_edit, _edit_and_rehash, _whitespace, _delete_middle, _delete_first, _reorder, _insert_copy,
+             _insert_forged, _extra_field, _duplicate_key, _garbage]
+
+
+@pytest.mark.parametrize("tamper", TAMPERING, ids=lambda f: f.__name__.strip("_"))
+def test_verify_reports_the_first_bad_record(tmp_path, tamper):
+    write_sample_trail(tmp_path)
+    lines = audit_lines(tmp_path)
+    bad_line = tamper(lines)
+    set_audit_lines(tmp_path, lines)
+    report = verify_chain(tmp_path / AUDIT_FILE)
+    assert not report.ok
+    assert report.first_bad_line == bad_line, report.reason
+    assert report.records == bad_line - 1 and report.reason
+
+
+def test_a_torn_last_line_is_reported_by_verify(tmp_path):
+    write_sample_trail(tmp_path, sessions=1)
+    with open(tmp_path / AUDIT_FILE, "ab") as f:
+        f.write(b'{"seq":10,"ts":"2026-')
+    report = verify_chain(tmp_path / AUDIT_FILE)
+    assert not report.ok and report.first_bad_line == 10 and "torn" in report.reason and report.records == 9
+
+
+def test_records_cut_off_the_end_are_caught_with_the_head_the_console_saw(tmp_path):
+    heads = write_sample_trail(tmp_path)
+    set_audit_lines(tmp_path, audit_lines(tmp_path)[:-2])
+    assert verify_chain(tmp_path / AUDIT_FILE).ok  # the file alone cannot tell...
+    report = verify_chain(tmp_path / AUDIT_FILE, expected_head=heads[-1])  # ...the console's head can
+    assert not report.ok and "head the console saw" in report.reason
+
+
+def test_a_full_rewrite_with_recomputed_hashes_is_caught_with_the_console_head(tmp_path):
+    heads = write_sample_trail(tmp_path, sessions=1)
+    prev, forged = GENESIS, []
+    for line in audit_lines(tmp_path):  # change one result, then recompute every prev and hash after it
+        rec = json.loads(line)
+        if rec["kind"] == "pin_result":
+            rec["result"] = "ok"
+        rec["prev"] = prev
+        rec["hash"] = prev = record_hash(rec)
+        forged.append(json.dumps(rec, separators=(",", ":")))
+    set_audit_lines(tmp_path, forged)
+    assert verify_chain(tmp_path / AUDIT_FILE).ok  # internally consistent...
+    report = verify_chain(tmp_path / AUDIT_FILE, expected_head=heads[-1])
+    assert not report.ok and "rewritten" in report.reason  # ...but not the chain the console saw
+
+
+def test_opening_quarantines_a_torn_last_line_and_records_it(tmp_path):
+    heads = write_sample_trail(tmp_path, sessions=1)
+    torn = b'{"seq":10,"ts":"2026-11-26T10:00:00.000Z","kind":"card_ins'
+    with open(tmp_path / AUDIT_FILE, "ab") as f:
+        f.write(torn)
+    with AuditTrail(tmp_path) as trail:
+        assert not trail.opened_report.ok and "torn" in trail.opened_report.reason
+        trail.record("boot", version="0.1.0", terminal="counter-1", boot="b2")
+    q = [json.loads(x) for x in (tmp_path / QUARANTINE_FILE).read_text().splitlines()]
+    assert len(q) == 1 and base64.b64decode(q[0]["torn_b64"]) == torn
+    assert q[0]["after_seq"] == 9 and q[0]["after_hash"] == heads[-1]
+    recs = [json.loads(x) for x in audit_lines(tmp_path)]
+    assert recs[9]["kind"] == "audit_quarantined" and recs[9]["bytes"] == len(torn) and recs[9]["after_seq"] == 9
+    assert verify_chain(tmp_path / AUDIT_FILE).ok
+
+
+def test_opening_a_broken_chain_records_the_break_and_keeps_it_visible(tmp_path):
+    write_sample_trail(tmp_path, sessions=1)
+    lines = audit_lines(tmp_path)
+    _edit(lines)
+    set_audit_lines(tmp_path, lines)
+    with AuditTrail(tmp_path) as trail:
+        trail.record("shutdown", reason="SIGTERM")
+    recs = [json.loads(x) for x in audit_lines(tmp_path)]
+    assert recs[-2]["kind"] == "audit_chain_broken" and recs[-2]["line"] == 6
+    report = verify_chain(tmp_path / AUDIT_FILE)
+    assert not report.ok and report.first_bad_line == 6
+
+
+def test_one_writer_at_a_time(tmp_path):
+    trail = AuditTrail(tmp_path)
+    with pytest.raises(AuditBusy):
+        AuditTrail(tmp_path)
+    trail.close()
+    AuditTrail(tmp_path).close()
+    with pytest.raises(RuntimeError):
+        trail.record("shutdown", reason="x")
+
+
+@pytest.mark.parametrize("kind,fields,why", [
+    ("keypress", {"x": 1}, "unknown audit kind"),
+    ("pin_result", {"session": "s", "pin_type": "user_auth", "action": "verify", "result": "ok",
+                    "tries_left": 3, "pin": "1234"}, "not allowed"),
+    ("pin_result", {"session": "s", "pin_type": "user_auth", "action": "verify", "result": "ok",
+                    "tries_left": 3, "keys": [1, 2]}, "not allowed"),
+    ("pin_result", {"session": "s", "pin_type": "user_auth", "action": "verify"}, "result is required"),
+    ("pin_result", {"session": "s", "pin_type": "pin4", "action": "verify", "result": "ok"}, "must be one of"),
+    ("pin_result", {"session": "s", "pin_type": "user_auth", "action": "verify", "result": "ok",
+                    "tries_left": "3"}, "must be an integer"),
+    ("pin_result", {"session": "s", "pin_type": "user_auth", "action": "verify", "result": "ok",
+                    "tries_left": True}, "must be an integer"),
+    ("pin_result", {"session": "s", "pin_type": "user_auth", "action": "verify", "result": "ok",
+                    "tries_left": 99}, "from 0 to 15"),
+    ("session_started", {"session": "s 1", "pin_type": "user_auth", "action": "verify"}, "must be 1+"),
+    ("alert", {"code": "x", "message": "two\nlines"}, "printable"),
+    ("calibration", {"technician": "t1", "outcome": "accepted", "residuals_mm": [1.0, float("nan")]},
+     "must hold numbers"),
+    ("drift_level", {"level_from": "ok", "level_to": "warn", "shift_mm": float("inf")}, "from 0"),
+])
+def test_the_whitelist_refuses_anything_else(tmp_path, kind, fields, why):
+    with AuditTrail(tmp_path) as trail:
+        with pytest.raises(AuditError, match=why):
+            trail.record(kind, **fields)
+    assert not (tmp_path / AUDIT_FILE).exists()
+
+
+def test_a_pin_or_bytes_can_never_be_passed_whatever_the_field(tmp_path):
+    pin = Pin.from_text("4827")
+    with AuditTrail(tmp_path) as trail:
+        for key in ("session", "message", "reader", "code", "anything"):
+            with pytest.raises(AuditError, match="a Pin is never audited"):
+                trail.record("alert", **{key: pin})
+        with pytest.raises(AuditError, match="raw bytes"):
+            trail.record("alert", code="x", message=bytearray(b"4827"))
+    assert not (tmp_path / AUDIT_FILE).exists()
+    pin.wipe()
+
+
+def test_every_kind_has_a_whitelist_of_typed_fields():
+    for kind, spec in KINDS.items():
+        assert spec, kind
+        assert not {"pin", "keys", "key", "position", "x_px", "y_px"} & set(spec), kind
+
+
+def test_a_known_pin_flow_leaves_no_pin_in_the_audit_or_metrics_files(tmp_path):
+    """Play the records of sessions with known PINs; the PINs appear in no byte written."""
+    pins = {PinType.USER_AUTH: "4827", PinType.SIGNATURE: "K7Q2M9X4", PinType.RESIDENT_REGISTRY: "9051"}
+    with AuditTrail(tmp_path) as trail:
+        for n, (pin_type, text) in enumerate(pins.items(), start=1):
+            pin = Pin.from_text(text)
+            trail.record("session_started", session=f"s{n}", pin_type=pin_type, action="verify")
+            for field in ("session", "result", "operator"):  # every try to sneak it in fails
+                with pytest.raises(AuditError):
+                    trail.record("pin_result", **{"session": f"s{n}", "pin_type": pin_type,
+                                                  "action": "verify", "result": "ok", field: pin})
+            trail.record("pin_result", session=f"s{n}", pin_type=pin_type, action="verify", result="wrong",
+                         tries_left=2)
+            trail.record("alert", code="pin_entry", message=f"entry {pin} refused")  # formats as a mask
+            trail.record("session_ended", session=f"s{n}", reason="timeout", cleared=True)
+            pin.wipe()
+    write_metrics(tmp_path / "metrics.prom", MetricsSnapshot("counter-1", {"wrong": 3}), now_s=1.0)
+    written = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    assert b"session_started" in written and b"pin_kiosk_sessions_total" in written
+    for text in pins.values():
+        assert text.encode() not in written
+    assert verify_chain(tmp_path / AUDIT_FILE).ok
+
+
+# -- property: any single change to the file is caught ----------------------------
+_trail_cache: dict[str, tuple[list[str], str]] = {}
+
+
+def _sample(tmp_path_factory) -> tuple[list[str], str]:
+    if "t" not in _trail_cache:
+        d = tmp_path_factory.mktemp("trail")
+        heads = write_sample_trail(d, sessions=2)
+        _trail_cache["t"] = (audit_lines(d), heads[-1])
+    return _trail_cache["t"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_single_change_is_caught_given_the_console_head(tmp_path_factory, data):
+    lines, head = _sample(tmp_path_factory)
+    lines = list(lines)
+    op = data.draw(st.sampled_from(["delete", "swap", "duplicate", "flip", "truncate"]))
+    i = data.draw(st.integers(0, len(lines) - 1))
+    if op == "delete":
+        del lines[i]
+    elif op == "swap":
+        j = data.draw(st.integers(0, len(lines) - 1).filter(lambda j: j != i))
+        lines[i], lines[j] = lines[j], lines[i]
+    elif op == "duplicate":
+        lines.insert(i, lines[i])
+    elif op == "flip":
+        k = data.draw(st.integers(0, len(lines[i]) - 1))
+        c = data.draw(st.sampled_from("0af9\"{}:, x"))
+        if lines[i][k] == c:
+            return
+        lines[i] = lines[i][:k] + c + lines[i][k + 1:]
+    else:
+        lines = lines[:i]
+    d = tmp_path_factory.mktemp("t")
+    set_audit_lines(d, lines)
+    assert not verify_chain(d / AUDIT_FILE, expected_head=head).ok
+
+
+# -- the command line --------------------------------------------------------------
+def test_cli_verify_ok_and_bad(tmp_path):
+    heads = write_sample_trail(tmp_path)
+    r = pin_kiosk("audit", "verify", "--state-dir", str(tmp_path))
+    assert r.returncode == 0 and "ok, 21 records" in r.stdout and heads[-1] in r.stdout
+    lines = audit_lines(tmp_path)
+    _delete_middle(lines)
+    set_audit_lines(tmp_path, lines)
+    r = pin_kiosk("audit", "verify", "--state-dir", str(tmp_path), "--json")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    out = json.loads(r.stdout)
+    assert out["ok"] is False and out["first_bad_line"] == 11 and out["records"] == 10
+    r = pin_kiosk("audit", "verify", "--state-dir", str(tmp_path))
+    assert r.returncode == 1 and "BAD at line 11" in r.stdout
+
+
+def test_cli_verify_with_the_console_head(tmp_path):
+    heads = write_sample_trail(tmp_path)
+    set_audit_lines(tmp_path, audit_lines(tmp_path)[:-1])
+    assert pin_kiosk("audit", "verify", "--state-dir", str(tmp_path), "--head", heads[-2]).returncode == 0
+    r = pin_kiosk("audit", "verify", "--state-dir", str(tmp_path), "--head", heads[-1])
+    assert r.returncode == 1 and "end of trail" in r.stdout
+    r = pin_kiosk("audit", "verify", "--state-dir", str(tmp_path), "--head", "xyz")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+
+
+def test_cli_show_and_usage_errors(tmp_path):
+    write_sample_trail(tmp_path)
+    r = pin_kiosk("audit", "show", "--state-dir", str(tmp_path), "--kind", "pin_result", "--tail", "2")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    assert len(out) == 2 and all(" pin_result " in x for x in out) and 'result="ok"' in out[-1]
+    r = pin_kiosk("audit", "show", "--state-dir", str(tmp_path), "--json", "--tail", "1")
+    assert json.loads(r.stdout)["kind"] == "card_removed"
+    for bad in (["audit"], ["audit", "show", "--kind", "nope"], ["audit", "show", "--tail", "-1"]):
+        r = pin_kiosk(*bad, "--state-dir", str(tmp_path))
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, bad
