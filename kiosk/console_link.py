@@ -1,0 +1,278 @@
+"""The kiosk's end of the staff console link: what the app loop holds.
+
+Theory of operation
+-------------------
+``ConsoleLink`` ties four things together and adds nothing of its own but the
+wiring: ``kiosk.frames`` (bytes <-> frames), ``kiosk.protocol.Link`` (seq,
+acks, retransmission, dedup, command validation, link states),
+``kiosk.journal.Journal`` (durable until acked) and
+``drivers.serial_link.SerialPort`` (the non-blocking port that comes and goes).
+
+The app loop registers ``fileno()`` with its selector (re-reading it after
+every call: it changes when the port is reopened, and is None while down),
+calls ``on_readable(now_s)`` when it is readable and ``tick(now_s)`` when
+``next_deadline_s()`` has passed, and calls ``send``/``send_status`` for its
+events.  Nothing here blocks: writes that the port does not take at once wait
+in a buffer flushed on the next call.  Errors of the port are a state
+(``up`` is False), never an exception into the loop.
+
+Only ``now_s`` (the loop's monotonic clock) drives timing; the wall clock is
+read once per frame for its ``ts`` field.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from drivers.serial_link import PortLost, SerialPort
+from kiosk import __version__, frames
+from kiosk.config import Config
+from kiosk.journal import JOURNAL_NAME, Journal
+from kiosk.protocol import Acked, Command, Greeted, Link, LinkState, Rejected, Role
+
+log = logging.getLogger("pin_kiosk.console")
+
+#: Stop adding retransmissions while this much is still waiting for the port.
+WRITE_BACKLOG_BYTES = 8192
+#: A port without a descriptor (loop://) is polled this often.
+POLL_S = 0.02
+
+
+def new_boot() -> str:
+    """A fresh random sender id for this process (16 hex digits)."""
+    return secrets.token_hex(8)
+
+
+def utc_timestamp(wall_s: float) -> str:
+    """UTC ISO 8601 with milliseconds, e.g. 2026-11-26T20:25:13.123Z."""
+    return datetime.fromtimestamp(wall_s, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ConsoleLink:
+    """The kiosk side of the console link: frames out (journaled), commands in."""
+
+    def __init__(self, cfg: Config, state_dir: Path, boot: str | None = None,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        c = cfg.console
+        self.boot = boot or new_boot()
+        self._wall = wall_clock
+        self._link = Link(Role.KIOSK, self.boot, retransmit_s=c.retransmit_s,
+                          heartbeat_s=c.heartbeat_s, terminal=cfg.terminal.id)
+        self._journal = Journal(Path(state_dir) / JOURNAL_NAME, c.journal_max_frames)
+        self._journal_ok = True
+        try:
+            replay = self._journal.load()
+        except OSError as exc:
+            log.error("console journal unreadable, starting empty: %s", exc)
+            self._journal_ok, replay = False, []
+        for frame in replay:
+            self._link.submit(frame)
+        if replay:
+            log.info("console journal: replaying %d unacknowledged frames", len(replay))
+        self._port = SerialPort(c.port, c.baudrate, c.reopen_max_s)
+        self._decoder = frames.FrameDecoder()
+        self._out = bytearray()
+        self._status: dict[str, Any] = {}
+        #: Optional: called at each heartbeat for fresh status fields.
+        self.status_provider: Callable[[], dict[str, Any]] | None = None
+        self._lost_pending = 0
+        self._overflow_alert: tuple[str, int] | None = None
+        self.rejected = 0
+
+    # -- what the loop reads ---------------------------------------------------
+
+    def fileno(self) -> int | None:
+        return self._port.fileno()
+
+    @property
+    def up(self) -> bool:
+        """The port is open and the console acked our hello."""
+        return self._link.state is LinkState.UP
+
+    @property
+    def state(self) -> LinkState:
+        return self._link.state
+
+    @property
+    def rx_errors(self) -> int:
+        """Received lines dropped (bad CRC, not JSON, over-long, bad envelope)."""
+        return self._decoder.dropped_total
+
+    @property
+    def retransmissions(self) -> int:
+        return self._link.retransmissions
+
+    @property
+    def pending(self) -> int:
+        """Reliable frames not yet acked (the journal's size)."""
+        return self._link.pending
+
+    def alive(self) -> bool:
+        """For the watchdog: False when the journal cannot be written (the link itself may be down)."""
+        return self._journal_ok
+
+    def next_deadline_s(self, now_s: float | None = None) -> float | None:
+        """When ``tick`` next has work: a retransmission, heartbeat, reopen, or a pending write."""
+        now = time.monotonic() if now_s is None else now_s
+        if not self._port.is_open:
+            return self._port.reopen_due_s()
+        if self._out or self._port.needs_polling:
+            return now + POLL_S
+        return self._link.next_deadline_s(now)
+
+    # -- what the loop does ----------------------------------------------------
+
+    def send(self, type: str, now_s: float, **fields: Any) -> dict[str, Any] | None:
+        """Journal and send one kiosk event; returns the frame, or None if it was refused."""
+        try:
+            frame, refused = self._link.build(type, fields, utc_timestamp(self._wall()))
+        except (ValueError, frames.FrameError) as exc:
+            log.error("console frame %s not sent: %s (fields: %s)", type, exc, ", ".join(sorted(fields)))
+            return None
+        if refused:
+            log.error("console frame %s: fields not in the schema were left out: %s", type, ", ".join(refused))
+        if type == "status":
+            self._link.send_unreliable(frame)
+        else:
+            self._journal_frame(frame)
+            self._link.submit(frame)
+        self._flush(now_s)
+        return frame
+
+    def send_status(self, now_s: float, **fields: Any) -> None:
+        """Remember the terminal's state and send a heartbeat now (also sent every heartbeat_s)."""
+        self._status.update(fields)
+        self._heartbeat(now_s)
+
+    def _heartbeat(self, now_s: float) -> None:
+        if self.status_provider is not None:
+            try:
+                self._status.update(self.status_provider())
+            except Exception:  # a broken provider must not stop the link
+                log.exception("status provider failed")
+        fields = dict(self._status, rx_errors=self.rx_errors, link=self._link.state.value,
+                      journal_frames=self.pending)
+        self._link.heartbeat_sent(now_s)
+        self.send("status", now_s, **fields)
+
+    def _journal_frame(self, frame: dict[str, Any]) -> None:
+        try:
+            dropped = self._journal.append(frame)
+            self._journal_ok = True
+        except OSError as exc:
+            self._journal_ok = False
+            log.error("console journal write failed, frame %d kept in memory only: %s", frame["seq"], exc)
+            return
+        for key in dropped:
+            self._link.forget(key)
+            if key == self._overflow_alert:
+                self._overflow_alert = None
+        if dropped:
+            self._lost_pending += len(dropped)
+            log.warning("console journal full: dropped %d oldest frames", len(dropped))
+
+    def _report_overflow(self, now_s: float) -> None:
+        """One overflow alert in flight at a time, carrying every frame lost since the last."""
+        if self._lost_pending and self._overflow_alert is None:
+            lost, self._lost_pending = self._lost_pending, 0
+            frame = self.send("alert", now_s, code="journal_overflow", level="fault", lost=lost,
+                              message=f"console journal full: {lost} oldest events lost")
+            if frame is not None:
+                self._overflow_alert = (frame["boot"], frame["seq"])
+
+    def on_readable(self, now_s: float) -> list[Command]:
+        """Read what arrived; ack, deduplicate and validate; return the commands to act on."""
+        if not self._port.is_open:
+            return []
+        try:
+            data = self._port.read()
+        except PortLost as exc:
+            self._lose(now_s, str(exc))
+            return []
+        commands: list[Command] = []
+        acked = []
+        for frame in self._decoder.feed(data):
+            for ev in self._link.receive(frame, now_s):
+                if isinstance(ev, Command):
+                    commands.append(ev)
+                elif isinstance(ev, Acked):
+                    acked.append((ev.boot, ev.seq))
+                    if (ev.boot, ev.seq) == self._overflow_alert:
+                        self._overflow_alert = None
+                elif isinstance(ev, Rejected):
+                    self.rejected += 1
+                    log.warning("console command refused: %s", ev.reason)
+                    self.send("alert", now_s, code="bad_command", level="warning", message=ev.reason)
+                elif isinstance(ev, Greeted):
+                    log.info("console link up")
+        if acked:
+            try:
+                self._journal.remove(acked)
+            except OSError as exc:
+                self._journal_ok = False
+                log.error("console journal: could not record acks: %s", exc)
+        self._report_overflow(now_s)
+        self._flush(now_s)
+        return commands
+
+    def tick(self, now_s: float) -> None:
+        """Reopen a lost port, regreet a silent console, heartbeat, retransmit, flush."""
+        if not self._port.is_open:
+            if not self._port.try_open(now_s):
+                return
+            self._decoder.reset()
+            self._out.clear()
+            self._link.opened(now_s, self._hello())
+        if self._port.needs_polling:
+            self.on_readable(now_s)  # no descriptor to select on
+            if not self._port.is_open:
+                return
+        if self._link.peer_silent(now_s):
+            log.warning("console silent for %d heartbeats: greeting again", 3)
+            self._link.regreet(self._hello())
+        if self._link.heartbeat_due(now_s):
+            self._heartbeat(now_s)
+        self._report_overflow(now_s)
+        self._flush(now_s)
+
+    def _hello(self) -> dict[str, Any]:
+        frame, _ = self._link.build("hello", {"version": frames.VERSION, "software": __version__},
+                                    utc_timestamp(self._wall()))
+        return frame
+
+    def _flush(self, now_s: float) -> None:
+        if not self._port.is_open:
+            return
+        room = max(0, WRITE_BACKLOG_BYTES - len(self._out))
+        for line in self._link.poll(now_s, room):
+            self._out += line
+        try:
+            while self._out:
+                n = self._port.write(memoryview(self._out))
+                if n <= 0:
+                    break
+                del self._out[:n]
+        except PortLost as exc:
+            self._lose(now_s, str(exc))
+
+    def _lose(self, now_s: float, why: str) -> None:
+        if self._link.state is not LinkState.DOWN:
+            log.warning("console link down: %s", why)
+        self._port.lost(now_s, why)
+        self._link.lost(now_s)
+        self._out.clear()
+        self._decoder.reset()
+
+    def close(self) -> None:
+        """Flush what the port takes now and close it; the journal keeps the rest."""
+        if self._port.is_open and self._out:
+            try:
+                self._port.write(bytes(self._out))
+            except PortLost:
+                pass
+        self._port.close()

@@ -1,0 +1,512 @@
+"""The staff console link protocol (version 1): who sends what, acks, retransmission, dedup.
+
+Theory of operation
+-------------------
+Both ends of the serial line run one ``Link``: the kiosk in ``Role.KIOSK``,
+the staff console in ``Role.CONSOLE``.  A ``Link`` does no I/O and reads no
+clock: its owner (kiosk.console_link, the reference console) tells it when the
+port opened or was lost, hands it every decoded frame, asks it which bytes to
+write now, and asks when it next needs to be woken (``next_deadline_s``).
+
+*Sending.*  Every frame but ``ack`` and ``status`` is *reliable*: it gets the
+next ``seq`` of this sender's ``boot`` and waits in ``pending`` until the peer
+acks ``(boot, seq)``.  The first ``WINDOW_FRAMES`` pending frames are in
+flight; each is rewritten unchanged (same bytes, same seq/boot) every
+``retransmit_s`` until acked, in order.  The window keeps a 10,000-frame
+backlog from being re-sent every second down a 115200-baud line.  ``status``
+heartbeats take a seq and are acked, but are never queued: a lost one is
+superseded by the next.  Frames restored from the kiosk journal keep their old
+boot and seq, so the console recognises a replay of what it already saw.
+
+*Receiving.*  Every frame but an ``ack`` is acked, duplicates included (the
+first ack may have been lost); a frame is *acted on* only the first time its
+``(boot, seq)`` is seen.  The kiosk validates every console command against
+``COMMANDS``; an unknown type or a bad field yields a ``Rejected`` event (the
+owner answers it with an ``alert``) and changes nothing.
+
+*Link states* (``LINK_TABLE``): the kiosk starts ``down``; when the port opens
+it is ``greeting``: only ``hello`` goes out, retransmitted, and everything
+else waits; the console's ack of that hello makes it ``up``, when the backlog
+flows and heartbeats start.  A console that stays silent for
+``SILENT_HEARTBEATS`` heartbeats (it acks each one, so silence means it is
+gone) sends the kiosk back to ``greeting``.  The console side has no greeting.
+
+*Nothing PIN-derived on the wire.*  ``KIOSK_FRAMES`` is a whitelist: per type,
+the only fields that may be sent and what each may hold (enums, flags, small
+counts, identifiers without digits where a state name is meant).  ``build``
+drops any other field and reports its *name*, so a bug elsewhere cannot put a
+PIN, a key id or a keystroke on the line.
+"""
+from __future__ import annotations
+
+import enum
+import re
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiosk import frames
+from kiosk.pin import PIN_RULES, PinType
+
+#: Reliable frames in flight at once (sent, not yet acked).
+WINDOW_FRAMES = 32
+#: Heartbeat intervals without any frame from the console before the kiosk greets again.
+SILENT_HEARTBEATS = 3
+#: (boot, seq) pairs remembered for duplicate suppression.
+SEEN_CAPACITY = 65536
+
+Key = tuple[str, int]
+
+
+class Role(str, enum.Enum):
+    KIOSK = "kiosk"
+    CONSOLE = "console"
+
+
+class LinkState(str, enum.Enum):
+    DOWN = "down"          # port closed or vanished
+    GREETING = "greeting"  # port open, hello in flight, everything else held
+    UP = "up"              # the peer acked our hello (console side: port open)
+
+
+class LinkEvent(str, enum.Enum):
+    OPENED = "opened"
+    LOST = "lost"
+    HELLO_ACKED = "hello_acked"
+    PEER_SILENT = "peer_silent"
+
+
+#: (role, state, event) -> next state.  Pairs not listed leave the state unchanged.
+LINK_TABLE: dict[tuple[Role, LinkState, LinkEvent], LinkState] = {
+    (Role.KIOSK, LinkState.DOWN, LinkEvent.OPENED): LinkState.GREETING,
+    (Role.KIOSK, LinkState.GREETING, LinkEvent.HELLO_ACKED): LinkState.UP,
+    (Role.KIOSK, LinkState.GREETING, LinkEvent.LOST): LinkState.DOWN,
+    (Role.KIOSK, LinkState.UP, LinkEvent.LOST): LinkState.DOWN,
+    (Role.KIOSK, LinkState.UP, LinkEvent.PEER_SILENT): LinkState.GREETING,
+    (Role.CONSOLE, LinkState.DOWN, LinkEvent.OPENED): LinkState.UP,
+    (Role.CONSOLE, LinkState.UP, LinkEvent.LOST): LinkState.DOWN,
+}
+
+# ---------------------------------------------------------------------------
+# Field schemas.  A check returns True when the value may be sent / accepted.
+
+Check = Callable[[Any], bool]
+
+
+def _choice(*values: str) -> Check:
+    allowed = frozenset(values)
+    return lambda v: isinstance(v, str) and v in allowed
+
+
+def _pattern(regex: str) -> Check:
+    rx = re.compile(regex)
+    return lambda v: isinstance(v, str) and rx.fullmatch(v) is not None
+
+
+def _int(lo: int, hi: int) -> Check:
+    return lambda v: type(v) is int and lo <= v <= hi
+
+
+def _number(lo: float, hi: float) -> Check:
+    return lambda v: type(v) in (int, float) and lo <= v <= hi
+
+
+def _bool(v: Any) -> bool:
+    return type(v) is bool
+
+
+def _optional(check: Check) -> Check:
+    return lambda v: v is None or check(v)
+
+
+def _object(schema: dict[str, Check]) -> Check:
+    return lambda v: isinstance(v, dict) and all(k in schema and schema[k](x) for k, x in v.items())
+
+
+PIN_TYPES = tuple(p.value for p in PinType)
+ACTIONS = ("verify", "change")
+RESULTS = ("ok", "wrong", "locked", "cancelled", "timeout", "card_removed", "no_card", "error")
+MAX_TRIES = max(r.max_tries for r in PIN_RULES.values())
+
+#: A state, reason or code name: lowercase words, no digits (a digit PIN cannot hide in it).
+WORD = _pattern(r"[a-z][a-z_.]{0,47}")
+#: Staff / technician ids as the console sends them.
+OPERATOR = _pattern(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,31}")
+#: Human text (alert messages): printable ASCII or Japanese, bounded.
+TEXT = _pattern(r"[^\x00-\x1f\x7f]{1,200}")
+TRIES = _optional(_int(0, MAX_TRIES))
+COUNT = _int(0, 2**53 - 1)
+MM = _number(-1000.0, 1000.0)
+HEX_DIGEST = _pattern(r"[0-9a-f]{8,128}")
+LEVEL = _choice("ok", "warn", "alert")
+
+DRIFT_SUMMARY = _object({
+    "level": LEVEL, "shift_mm": MM, "shift_x_mm": MM, "shift_y_mm": MM, "taps": COUNT,
+    "key_fraction": _number(0.0, 100.0),
+})
+
+
+@dataclass(frozen=True)
+class FrameSchema:
+    fields: dict[str, Check]
+    required: frozenset[str] = frozenset()
+    reliable: bool = True  # journaled and retransmitted until acked
+
+
+def _schema(fields: dict[str, Check], required: Iterable[str] = (), reliable: bool = True) -> FrameSchema:
+    return FrameSchema(fields, frozenset(required), reliable)
+
+
+#: Kiosk -> console: the only fields each type may carry.
+KIOSK_FRAMES: dict[str, FrameSchema] = {
+    "hello": _schema({"version": _int(1, 1), "software": _pattern(r"[0-9A-Za-z.+-]{1,32}")},
+                     ("version",)),
+    "status": _schema({
+        "state": WORD, "link": _choice("down", "greeting", "up"),
+        "reader": _bool, "card": _bool, "touch": _bool, "rx_errors": COUNT,
+        "drift": DRIFT_SUMMARY, "audit_head": HEX_DIGEST, "session": _bool,
+        "calibrated": _bool, "journal_frames": COUNT,
+    }, reliable=False),
+    "session.started": _schema({"operator": OPERATOR, "pin_type": _choice(*PIN_TYPES),
+                                "action": _choice(*ACTIONS)}),
+    "entry.started": _schema({"pin_type": _choice(*PIN_TYPES), "action": _choice(*ACTIONS),
+                              "tries_left": TRIES}, ("pin_type", "action")),
+    "pin.result": _schema({"pin_type": _choice(*PIN_TYPES), "action": _choice(*ACTIONS),
+                           "result": _choice(*RESULTS), "tries_left": TRIES},
+                          ("pin_type", "action", "result")),
+    "session.ended": _schema({"reason": WORD, "cleared": lambda v: v is True}, ("reason", "cleared")),
+    "drift": _schema({"level": LEVEL, "shift_mm": MM, "shift_x_mm": MM, "shift_y_mm": MM,
+                      "taps": COUNT, "key_fraction": _number(0.0, 100.0), "message": TEXT},
+                     ("level",)),
+    "calibration.result": _schema({"kind": _choice("calibrate", "drift_check"), "ok": _bool,
+                                   "technician": OPERATOR, "rms_mm": MM, "max_mm": MM,
+                                   "points": COUNT, "message": TEXT}, ("kind", "ok")),
+    "alert": _schema({"code": WORD, "message": TEXT, "level": _choice("warning", "fault"),
+                      "lost": COUNT}, ("code", "message")),
+}
+
+#: Console -> kiosk commands: fields, required fields.
+COMMANDS: dict[str, FrameSchema] = {
+    "begin": _schema({"pin_type": _choice(*PIN_TYPES), "action": _choice(*ACTIONS),
+                      "operator": OPERATOR}, ("pin_type",)),
+    "cancel": _schema({}),
+    "logout": _schema({}),
+    "status_request": _schema({}),
+    "drift_check": _schema({"technician": OPERATOR}, ("technician",)),
+    "calibrate": _schema({"technician": OPERATOR}, ("technician",)),
+}
+
+ENVELOPE = ("v", "type", "seq", "boot")
+KIOSK_ENVELOPE = ENVELOPE + ("ts", "terminal")
+#: A console may stamp its frames with a time; the kiosk ignores it.
+CONSOLE_OPTIONAL = ("ts",)
+
+
+# ---------------------------------------------------------------------------
+# Events the Link hands its owner.
+
+@dataclass(frozen=True)
+class Command:
+    """A valid console command, first time seen: the kiosk acts on it."""
+
+    type: str
+    fields: dict[str, Any]
+    boot: str
+    seq: int
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A console frame that arrived intact but is not a valid command: answer with an alert."""
+
+    type: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Received:
+    """A kiosk frame on the console side, first time seen."""
+
+    frame: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Acked:
+    """The peer acked one of our reliable frames: the journal may forget it."""
+
+    boot: str
+    seq: int
+
+
+@dataclass(frozen=True)
+class Greeted:
+    """The kiosk's hello was acked: the link is up."""
+
+
+Event = Command | Rejected | Received | Acked | Greeted
+
+
+def validate_command(frame: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """(fields, "") for a valid console command, else (None, reason)."""
+    schema = COMMANDS.get(frame["type"])
+    if schema is None:
+        return None, f"unknown command type {frame['type']}"
+    fields = {k: v for k, v in frame.items() if k not in ENVELOPE and k not in CONSOLE_OPTIONAL}
+    for name, value in fields.items():
+        if name not in schema.fields:
+            return None, f"{frame['type']}: unknown field {name[:32]!r}"
+        if not schema.fields[name](value):
+            return None, f"{frame['type']}: bad value for {name}"
+    missing = schema.required - fields.keys()
+    if missing:
+        return None, f"{frame['type']}: missing {', '.join(sorted(missing))}"
+    if frame["type"] == "begin":
+        fields.setdefault("action", "verify")
+    return fields, ""
+
+
+def filter_fields(type_: str, fields: dict[str, Any], role: Role) -> tuple[dict[str, Any], list[str]]:
+    """The fields of ``fields`` the schema allows for ``type_``, and the names refused.
+
+    Refused names are reported so the caller can log them; their values never
+    go anywhere.  Raises ValueError for an unknown type or a missing required field.
+    """
+    table = KIOSK_FRAMES if role is Role.KIOSK else COMMANDS
+    schema = table.get(type_)
+    if schema is None:
+        raise ValueError(f"unknown {role.value} frame type {type_!r}")
+    kept, refused = {}, []
+    for name, value in fields.items():
+        check = schema.fields.get(name)
+        if check is not None and check(value):
+            kept[name] = value
+        else:
+            refused.append(name)
+    missing = schema.required - kept.keys()
+    if missing:
+        raise ValueError(f"{type_}: missing or refused {', '.join(sorted(missing))}")
+    return kept, refused
+
+
+def is_reliable(type_: str) -> bool:
+    schema = KIOSK_FRAMES.get(type_) or COMMANDS.get(type_)
+    return schema is None or schema.reliable
+
+
+def ack_frame(own_boot: str, frame: dict[str, Any]) -> dict[str, Any]:
+    return {"v": frames.VERSION, "type": "ack", "seq": 0, "boot": own_boot,
+            "ack": frame["seq"], "ack_boot": frame["boot"]}
+
+
+@dataclass
+class _Outgoing:
+    frame: dict[str, Any]
+    line: bytes
+    sent_at_s: float | None = None
+
+
+@dataclass
+class Link:
+    """One end of the link, pure: frames in, events and bytes out, time as an argument."""
+
+    role: Role
+    boot: str
+    retransmit_s: float = 1.0
+    heartbeat_s: float = 5.0
+    terminal: str = ""
+    window: int = WINDOW_FRAMES
+    state: LinkState = LinkState.DOWN
+    retransmissions: int = 0
+    duplicates: int = 0
+    next_seq: int = 1
+    _pending: OrderedDict[Key, _Outgoing] = field(default_factory=OrderedDict)
+    _hello: _Outgoing | None = None
+    _immediate: list[bytes] = field(default_factory=list)
+    _seen: set[Key] = field(default_factory=set)
+    _seen_order: deque[Key] = field(default_factory=deque)
+    _last_rx_s: float = 0.0
+    _next_heartbeat_s: float | None = None
+
+    # -- state ---------------------------------------------------------------
+
+    def _fire(self, event: LinkEvent) -> bool:
+        new = LINK_TABLE.get((self.role, self.state, event))
+        if new is None:
+            return False
+        self.state = new
+        return True
+
+    def opened(self, now_s: float, hello: dict[str, Any] | None = None) -> None:
+        """The port opened.  The kiosk passes its ``hello`` frame (built by ``build``)."""
+        if not self._fire(LinkEvent.OPENED):
+            return
+        self._last_rx_s = now_s
+        for out in self._pending.values():
+            out.sent_at_s = None
+        if self.role is Role.KIOSK:
+            if hello is None:
+                raise ValueError("the kiosk greets with a hello")
+            self._hello = _Outgoing(hello, frames.encode(hello))
+
+    def lost(self, now_s: float) -> None:
+        """The port failed or vanished: nothing is in flight any more."""
+        self._fire(LinkEvent.LOST)
+        self._immediate.clear()
+        self._hello = None
+        self._next_heartbeat_s = None
+        for out in self._pending.values():
+            out.sent_at_s = None
+
+    def regreet(self, hello: dict[str, Any]) -> None:
+        """The console went silent: greet again before anything else."""
+        if self._fire(LinkEvent.PEER_SILENT):
+            self._hello = _Outgoing(hello, frames.encode(hello))
+            self._next_heartbeat_s = None
+
+    def peer_silent(self, now_s: float) -> bool:
+        """True when an up kiosk has heard nothing for SILENT_HEARTBEATS heartbeats."""
+        return (self.role is Role.KIOSK and self.state is LinkState.UP
+                and now_s - self._last_rx_s > SILENT_HEARTBEATS * self.heartbeat_s)
+
+    # -- sending -------------------------------------------------------------
+
+    def build(self, type_: str, fields: dict[str, Any], ts: str | None = None) -> tuple[dict[str, Any], list[str]]:
+        """A new frame of ``type_`` with the next seq; returns it and the refused field names."""
+        kept, refused = filter_fields(type_, fields, self.role)
+        frame: dict[str, Any] = {"v": frames.VERSION, "type": type_, "seq": self.next_seq, "boot": self.boot}
+        if self.role is Role.KIOSK:
+            frame["ts"] = ts or ""
+            frame["terminal"] = self.terminal
+        elif ts:
+            frame["ts"] = ts
+        frame.update(kept)
+        frames.encode(frame)  # raises FrameError before a seq is spent on an unsendable frame
+        self.next_seq += 1
+        return frame, refused
+
+    def submit(self, frame: dict[str, Any]) -> None:
+        """Queue a reliable frame (new, or restored from the journal) until acked."""
+        key = (frame["boot"], frame["seq"])
+        if key not in self._pending:
+            self._pending[key] = _Outgoing(frame, frames.encode(frame))
+
+    def forget(self, key: Key) -> None:
+        """Stop sending a frame (the journal dropped it on overflow)."""
+        self._pending.pop(key, None)
+
+    def send_unreliable(self, frame: dict[str, Any]) -> None:
+        """Write a status heartbeat once, now, if the link is up; otherwise it is superseded."""
+        if self.state is LinkState.UP:
+            self._immediate.append(frames.encode(frame))
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def pending_frames(self) -> list[dict[str, Any]]:
+        return [out.frame for out in self._pending.values()]
+
+    def heartbeat_due(self, now_s: float) -> bool:
+        return (self.role is Role.KIOSK and self.state is LinkState.UP
+                and self._next_heartbeat_s is not None and now_s >= self._next_heartbeat_s)
+
+    def heartbeat_sent(self, now_s: float) -> None:
+        self._next_heartbeat_s = now_s + self.heartbeat_s
+
+    def poll(self, now_s: float, room_bytes: int | None = None) -> list[bytes]:
+        """Lines to write now: acks and heartbeats first, then due first sends and retransmissions.
+
+        ``room_bytes`` bounds the reliable lines returned (the owner's write
+        buffer is still full: retransmitting into it would only pile up).
+        """
+        out, self._immediate = self._immediate, []
+        if self.state is LinkState.DOWN:
+            return []
+        budget = room_bytes if room_bytes is not None else 1 << 62
+        if self.state is LinkState.GREETING:
+            h = self._hello
+            if h is not None and self._due(h, now_s) and budget > 0:
+                out.append(self._mark_sent(h, now_s))
+            return out
+        for i, item in enumerate(self._pending.values()):
+            if i >= self.window or budget <= 0:
+                break
+            if self._due(item, now_s):
+                out.append(self._mark_sent(item, now_s))
+                budget -= len(item.line)
+        return out
+
+    def _due(self, item: _Outgoing, now_s: float) -> bool:
+        return item.sent_at_s is None or now_s >= item.sent_at_s + self.retransmit_s
+
+    def _mark_sent(self, item: _Outgoing, now_s: float) -> bytes:
+        if item.sent_at_s is not None:
+            self.retransmissions += 1
+        item.sent_at_s = now_s
+        return item.line
+
+    def next_deadline_s(self, now_s: float) -> float | None:
+        """When ``poll``/heartbeat/silence checks next have work, or None while down and idle."""
+        if self.state is LinkState.DOWN:
+            return None
+        if self._immediate:
+            return now_s
+        times: list[float] = []
+        if self.state is LinkState.GREETING and self._hello is not None:
+            h = self._hello
+            times.append(now_s if h.sent_at_s is None else h.sent_at_s + self.retransmit_s)
+        elif self.state is LinkState.UP:
+            for i, item in enumerate(self._pending.values()):
+                if i >= self.window:
+                    break
+                times.append(now_s if item.sent_at_s is None else item.sent_at_s + self.retransmit_s)
+            if self._next_heartbeat_s is not None:
+                times.append(self._next_heartbeat_s)
+            if self.role is Role.KIOSK:
+                times.append(self._last_rx_s + SILENT_HEARTBEATS * self.heartbeat_s + 1e-3)
+        return min(times) if times else None
+
+    # -- receiving -----------------------------------------------------------
+
+    def receive(self, frame: dict[str, Any], now_s: float) -> list[Event]:
+        """Handle one decoded frame (envelope already checked by kiosk.frames)."""
+        self._last_rx_s = now_s
+        if frame["type"] == "ack":
+            return self._on_ack(frame, now_s)
+        if self.state is not LinkState.DOWN:
+            self._immediate.append(frames.encode(ack_frame(self.boot, frame)))
+        key = (frame["boot"], frame["seq"])
+        if key in self._seen:
+            self.duplicates += 1
+            return []
+        self._remember(key)
+        if self.role is Role.CONSOLE:
+            return [Received(frame)]
+        fields, reason = validate_command(frame)
+        if fields is None:
+            return [Rejected(frame["type"], reason)]
+        return [Command(frame["type"], fields, frame["boot"], frame["seq"])]
+
+    def _on_ack(self, frame: dict[str, Any], now_s: float) -> list[Event]:
+        seq, boot = frame.get("ack"), frame.get("ack_boot")
+        if type(seq) is not int or not isinstance(boot, str):
+            return []
+        h = self._hello
+        if h is not None and (boot, seq) == (h.frame["boot"], h.frame["seq"]):
+            self._hello = None
+            if self._fire(LinkEvent.HELLO_ACKED):
+                self._next_heartbeat_s = now_s  # tell the console where we are at once
+                for item in self._pending.values():
+                    item.sent_at_s = None
+                return [Greeted()]
+            return []
+        if self._pending.pop((boot, seq), None) is not None:
+            return [Acked(boot, seq)]
+        return []
+
+    def _remember(self, key: Key) -> None:
+        self._seen.add(key)
+        self._seen_order.append(key)
+        if len(self._seen_order) > SEEN_CAPACITY:
+            self._seen.discard(self._seen_order.popleft())
