@@ -1,0 +1,85 @@
+"""``sim``: the virtual card in-process, for the demo and fast tests.
+
+There is no reader and no daemon: the link calls ``VirtualCard.process``
+directly.  ``insert()`` and ``remove()`` stand for a citizen putting the card
+in or pulling it out; ``wait_presence`` reports them like the pcsc backend
+reports real hot-plug.
+"""
+from __future__ import annotations
+
+import threading
+
+from drivers.card.base import CardBackend, CardFault, Link, Presence, ReaderStatus
+from drivers.card.virtual import VirtualCard
+
+SIM_READER = "Simulated reader"
+
+
+class _SimLink(Link):
+    def __init__(self, backend: "SimBackend") -> None:
+        self._backend = backend
+        backend.card.power_on()
+
+    def transmit(self, apdu: bytes | bytearray) -> tuple[bytes, int]:
+        with self._backend._lock:
+            if not self._backend.inserted:
+                raise CardFault("card_removed")
+            response = self._backend.card.process(apdu)
+        return response[:-2], (response[-2] << 8) | response[-1]
+
+    def close(self) -> None:
+        self._backend.card.reset()
+
+
+class SimBackend(CardBackend):
+    """The virtual card, always in its simulated reader unless ``remove()`` was called."""
+
+    name = "sim"
+
+    def __init__(self, card: VirtualCard, inserted: bool = True) -> None:
+        self.card = card
+        self.inserted = inserted
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._pending: list[Presence] = [Presence("reader_added", SIM_READER)]
+        if inserted:
+            self._pending.append(Presence("card_inserted", SIM_READER))
+
+    def open_link(self) -> Link:
+        with self._lock:
+            if not self.inserted:
+                raise CardFault("no_card")
+        return _SimLink(self)
+
+    def insert(self) -> None:
+        self._set_inserted(True, "card_inserted")
+
+    def remove(self) -> None:
+        self._set_inserted(False, "card_removed")
+
+    def _set_inserted(self, inserted: bool, kind: str) -> None:
+        with self._lock:
+            if self.inserted == inserted:
+                return
+            self.inserted = inserted
+            self.card.power_off()
+            self._pending.append(Presence(kind, SIM_READER))
+        self._wake.set()
+
+    def wait_presence(self, timeout_s: float) -> list[Presence]:
+        with self._lock:
+            if not self._pending:
+                self._wake.clear()
+        if not self._pending:
+            self._wake.wait(timeout_s)
+        with self._lock:
+            out, self._pending = self._pending, []
+        return out
+
+    def cancel(self) -> None:
+        self._wake.set()
+
+    def status(self) -> ReaderStatus:
+        with self._lock:
+            return ReaderStatus(SIM_READER, "present" if self.inserted else "absent",
+                                "ok" if self.inserted else "no_card")
