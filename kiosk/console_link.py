@@ -33,7 +33,7 @@ from drivers.serial_link import PortLost, SerialPort
 from kiosk import __version__, frames
 from kiosk.config import Config
 from kiosk.journal import JOURNAL_NAME, Journal
-from kiosk.protocol import Acked, Command, Greeted, Link, LinkState, Rejected, Role
+from kiosk.protocol import SILENT_HEARTBEATS, Acked, Command, Event, Greeted, Link, LinkState, Rejected, Role
 
 log = logging.getLogger("pin_kiosk.console")
 
@@ -51,6 +51,88 @@ def new_boot() -> str:
 def utc_timestamp(wall_s: float) -> str:
     """UTC ISO 8601 with milliseconds, e.g. 2026-11-26T20:25:13.123Z."""
     return datetime.fromtimestamp(wall_s, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class LinkEnd:
+    """One end of the link over one port: bytes <-> frames <-> ``Link``, non-blocking.
+
+    Shared by the kiosk (``ConsoleLink``) and the reference staff console so
+    both ends read, write, buffer and recover from a lost port the same way.
+    """
+
+    def __init__(self, link: Link, port: SerialPort) -> None:
+        self.link = link
+        self.port = port
+        self.decoder = frames.FrameDecoder()
+        self.out = bytearray()
+
+    def fileno(self) -> int | None:
+        return self.port.fileno()
+
+    def open_if_due(self, now_s: float, hello: Callable[[], dict[str, Any]] | None = None) -> bool:
+        """Try to (re)open a closed port; True when it is open now."""
+        if self.port.is_open:
+            return True
+        if not self.port.try_open(now_s):
+            return False
+        self.decoder.reset()
+        self.out.clear()
+        self.link.opened(now_s, hello() if hello is not None else None)
+        return True
+
+    def receive(self, now_s: float) -> list[Event]:
+        """Read what arrived and hand every frame to the Link; its events, in order."""
+        if not self.port.is_open:
+            return []
+        try:
+            data = self.port.read()
+        except PortLost as exc:
+            self.lose(now_s, str(exc))
+            return []
+        events: list[Event] = []
+        for frame in self.decoder.feed(data):
+            events.extend(self.link.receive(frame, now_s))
+        return events
+
+    def flush(self, now_s: float) -> None:
+        """Queue what the Link has due and write what the port takes now."""
+        if not self.port.is_open:
+            return
+        room = max(0, WRITE_BACKLOG_BYTES - len(self.out))
+        for line in self.link.poll(now_s, room):
+            self.out += line
+        try:
+            while self.out:
+                n = self.port.write(memoryview(self.out))
+                if n <= 0:
+                    break
+                del self.out[:n]
+        except PortLost as exc:
+            self.lose(now_s, str(exc))
+
+    def lose(self, now_s: float, why: str) -> None:
+        if self.link.state is not LinkState.DOWN:
+            log.warning("console link down: %s", why)
+        self.port.lost(now_s, why)
+        self.link.lost(now_s)
+        self.out.clear()
+        self.decoder.reset()
+
+    def next_deadline_s(self, now_s: float) -> float | None:
+        if not self.port.is_open:
+            return self.port.reopen_due_s()
+        if self.out or self.port.needs_polling:
+            return now_s + POLL_S
+        return self.link.next_deadline_s(now_s)
+
+    def close(self) -> None:
+        """Write what the port takes now and close it."""
+        if self.port.is_open and self.out:
+            try:
+                self.port.write(bytes(self.out))
+            except PortLost:
+                pass
+        self.port.close()
 
 
 class ConsoleLink:
@@ -74,9 +156,7 @@ class ConsoleLink:
             self._link.submit(frame)
         if replay:
             log.info("console journal: replaying %d unacknowledged frames", len(replay))
-        self._port = SerialPort(c.port, c.baudrate, c.reopen_max_s)
-        self._decoder = frames.FrameDecoder()
-        self._out = bytearray()
+        self._end = LinkEnd(self._link, SerialPort(c.port, c.baudrate, c.reopen_max_s))
         self._status: dict[str, Any] = {}
         #: Optional: called at each heartbeat for fresh status fields.
         self.status_provider: Callable[[], dict[str, Any]] | None = None
@@ -87,7 +167,8 @@ class ConsoleLink:
     # -- what the loop reads ---------------------------------------------------
 
     def fileno(self) -> int | None:
-        return self._port.fileno()
+        """The port's descriptor for the loop's selector; None while down (or for loop://)."""
+        return self._end.fileno()
 
     @property
     def up(self) -> bool:
@@ -101,7 +182,7 @@ class ConsoleLink:
     @property
     def rx_errors(self) -> int:
         """Received lines dropped (bad CRC, not JSON, over-long, bad envelope)."""
-        return self._decoder.dropped_total
+        return self._end.decoder.dropped_total
 
     @property
     def retransmissions(self) -> int:
@@ -109,26 +190,25 @@ class ConsoleLink:
 
     @property
     def pending(self) -> int:
-        """Reliable frames not yet acked (the journal's size)."""
+        """Reliable frames not yet acked (what the journal holds)."""
         return self._link.pending
 
     def alive(self) -> bool:
-        """For the watchdog: False when the journal cannot be written (the link itself may be down)."""
+        """For the watchdog: False when the journal cannot be written (a down link is still alive)."""
         return self._journal_ok
 
     def next_deadline_s(self, now_s: float | None = None) -> float | None:
         """When ``tick`` next has work: a retransmission, heartbeat, reopen, or a pending write."""
-        now = time.monotonic() if now_s is None else now_s
-        if not self._port.is_open:
-            return self._port.reopen_due_s()
-        if self._out or self._port.needs_polling:
-            return now + POLL_S
-        return self._link.next_deadline_s(now)
+        return self._end.next_deadline_s(time.monotonic() if now_s is None else now_s)
 
     # -- what the loop does ----------------------------------------------------
 
     def send(self, type: str, now_s: float, **fields: Any) -> dict[str, Any] | None:
-        """Journal and send one kiosk event; returns the frame, or None if it was refused."""
+        """Journal and send one kiosk event; returns the frame, or None if it was refused.
+
+        Fields outside the schema of ``type`` (kiosk.protocol.KIOSK_FRAMES) are
+        left out and their names logged; a missing required field refuses the frame.
+        """
         try:
             frame, refused = self._link.build(type, fields, utc_timestamp(self._wall()))
         except (ValueError, frames.FrameError) as exc:
@@ -141,7 +221,7 @@ class ConsoleLink:
         else:
             self._journal_frame(frame)
             self._link.submit(frame)
-        self._flush(now_s)
+        self._end.flush(now_s)
         return frame
 
     def send_status(self, now_s: float, **fields: Any) -> None:
@@ -187,29 +267,21 @@ class ConsoleLink:
 
     def on_readable(self, now_s: float) -> list[Command]:
         """Read what arrived; ack, deduplicate and validate; return the commands to act on."""
-        if not self._port.is_open:
-            return []
-        try:
-            data = self._port.read()
-        except PortLost as exc:
-            self._lose(now_s, str(exc))
-            return []
         commands: list[Command] = []
         acked = []
-        for frame in self._decoder.feed(data):
-            for ev in self._link.receive(frame, now_s):
-                if isinstance(ev, Command):
-                    commands.append(ev)
-                elif isinstance(ev, Acked):
-                    acked.append((ev.boot, ev.seq))
-                    if (ev.boot, ev.seq) == self._overflow_alert:
-                        self._overflow_alert = None
-                elif isinstance(ev, Rejected):
-                    self.rejected += 1
-                    log.warning("console command refused: %s", ev.reason)
-                    self.send("alert", now_s, code="bad_command", level="warning", message=ev.reason)
-                elif isinstance(ev, Greeted):
-                    log.info("console link up")
+        for ev in self._end.receive(now_s):
+            if isinstance(ev, Command):
+                commands.append(ev)
+            elif isinstance(ev, Acked):
+                acked.append((ev.boot, ev.seq))
+                if (ev.boot, ev.seq) == self._overflow_alert:
+                    self._overflow_alert = None
+            elif isinstance(ev, Rejected):
+                self.rejected += 1
+                log.warning("console command refused: %s", ev.reason)
+                self.send("alert", now_s, code="bad_command", level="warning", message=ev.reason)
+            elif isinstance(ev, Greeted):
+                log.info("console link up")
         if acked:
             try:
                 self._journal.remove(acked)
@@ -217,62 +289,32 @@ class ConsoleLink:
                 self._journal_ok = False
                 log.error("console journal: could not record acks: %s", exc)
         self._report_overflow(now_s)
-        self._flush(now_s)
+        self._end.flush(now_s)
         return commands
 
-    def tick(self, now_s: float) -> None:
-        """Reopen a lost port, regreet a silent console, heartbeat, retransmit, flush."""
-        if not self._port.is_open:
-            if not self._port.try_open(now_s):
-                return
-            self._decoder.reset()
-            self._out.clear()
-            self._link.opened(now_s, self._hello())
-        if self._port.needs_polling:
-            self.on_readable(now_s)  # no descriptor to select on
-            if not self._port.is_open:
-                return
+    def tick(self, now_s: float) -> list[Command]:
+        """Reopen a lost port, regreet a silent console, heartbeat, retransmit, flush.
+
+        Returns commands only for a port without a descriptor (loop://), which
+        is read here because the loop cannot select on it; otherwise [].
+        """
+        if not self._end.open_if_due(now_s, self._hello):
+            return []
+        commands = self.on_readable(now_s) if self._end.port.needs_polling else []
         if self._link.peer_silent(now_s):
-            log.warning("console silent for %d heartbeats: greeting again", 3)
+            log.warning("console silent for %d heartbeats: greeting again", SILENT_HEARTBEATS)
             self._link.regreet(self._hello())
         if self._link.heartbeat_due(now_s):
             self._heartbeat(now_s)
         self._report_overflow(now_s)
-        self._flush(now_s)
+        self._end.flush(now_s)
+        return commands
 
     def _hello(self) -> dict[str, Any]:
         frame, _ = self._link.build("hello", {"version": frames.VERSION, "software": __version__},
                                     utc_timestamp(self._wall()))
         return frame
 
-    def _flush(self, now_s: float) -> None:
-        if not self._port.is_open:
-            return
-        room = max(0, WRITE_BACKLOG_BYTES - len(self._out))
-        for line in self._link.poll(now_s, room):
-            self._out += line
-        try:
-            while self._out:
-                n = self._port.write(memoryview(self._out))
-                if n <= 0:
-                    break
-                del self._out[:n]
-        except PortLost as exc:
-            self._lose(now_s, str(exc))
-
-    def _lose(self, now_s: float, why: str) -> None:
-        if self._link.state is not LinkState.DOWN:
-            log.warning("console link down: %s", why)
-        self._port.lost(now_s, why)
-        self._link.lost(now_s)
-        self._out.clear()
-        self._decoder.reset()
-
     def close(self) -> None:
-        """Flush what the port takes now and close it; the journal keeps the rest."""
-        if self._port.is_open and self._out:
-            try:
-                self._port.write(bytes(self._out))
-            except PortLost:
-                pass
-        self._port.close()
+        """Write what the port takes now and close it; the journal keeps the unacked rest."""
+        self._end.close()
