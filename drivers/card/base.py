@@ -149,7 +149,8 @@ class CardBackend:
                 link.close()
             except CardFault:
                 pass
-        log.info("%s %s: %s tries_left=%s", op, pin_type, result.outcome, result.tries_left)
+        log.log(logging.DEBUG if op == "tries_left" else logging.INFO,
+                "%s %s: %s tries_left=%s", op, pin_type, result.outcome, result.tries_left)
         return result
 
     @staticmethod

@@ -1,0 +1,56 @@
+"""``pin-kiosk simcard``: plug the virtual My Number card into pcscd through vpcd.
+
+Runs until SIGTERM/SIGINT; stopping it is pulling the card out.  Reconnects
+by itself when pcscd restarts.  For tests and demonstrations only: the PINs
+given here are test PINs, never a citizen's.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+
+from kiosk.cli import UsageError, config_from_args
+
+log = logging.getLogger("pin_kiosk.simcard")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--vpcd", metavar="HOST:PORT", default="127.0.0.1:35963",
+                        help="vpcd slot to connect to (default 127.0.0.1:35963, the first Virtual PCD slot)")
+    parser.add_argument("--pins", metavar="LIST", default="",
+                        help="the card's PINs, e.g. user_auth=1234,signature=ABC123 (default: [card] sim_pins)")
+    parser.add_argument("--tries", metavar="LIST", default="",
+                        help="tries left at start, e.g. user_auth=1,signature=0 (default: all full)")
+    parser.add_argument("--verify-delay-s", type=float, default=0.0, metavar="S",
+                        help="answer each VERIFY with a PIN only after this long, like a slow card")
+
+
+def run(args: argparse.Namespace) -> int:
+    from drivers.card.virtual import VirtualCard, parse_pins, parse_tries
+    from drivers.card.vpcd import VpcdClient, parse_hostport
+
+    cfg = config_from_args(args)
+    try:
+        host, port = parse_hostport(args.vpcd)
+        pins = parse_pins(args.pins, base=parse_pins(cfg.card.sim_pins))
+        tries = parse_tries(args.tries)
+        card = VirtualCard.with_pins(pins, tries)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if not 0 <= args.verify_delay_s <= 60:
+        raise UsageError("--verify-delay-s must be 0..60")
+    client = VpcdClient(card, host, port, verify_delay_s=args.verify_delay_s)
+
+    def on_signal(signum: int, frame: object) -> None:
+        client.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    # serve on a thread so the main thread stays free to take the signal at once
+    thread = threading.Thread(target=client.serve, name="vpcd", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.5)
+    return 0
