@@ -27,6 +27,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import select
 
 import serial
 
@@ -134,14 +135,20 @@ class SerialPort:
             except (serial.SerialException, OSError) as exc:
                 raise PortLost(str(exc)) from None
         chunks = []
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN | select.POLLPRI)
         while True:
+            # A tty in raw mode with VMIN=0 returns b"" both for "nothing yet" and for a
+            # hang-up: only poll tells them apart.
+            if not poller.poll(0):
+                break
             try:
                 data = os.read(self._fd, READ_CHUNK)
             except OSError as exc:
                 if exc.errno in _AGAIN:
                     break
                 raise PortLost(f"read: {os.strerror(exc.errno or 0)}") from None
-            if not data:  # hang-up / EOF
+            if not data:  # readable yet empty: hang-up / EOF / device gone
                 if chunks:
                     break
                 raise PortLost("read: end of file (hang-up)")

@@ -103,7 +103,8 @@ class LinkEnd:
             self.out += line
         try:
             while self.out:
-                n = self.port.write(memoryview(self.out))
+                with memoryview(self.out) as view:  # released before the buffer is resized
+                    n = self.port.write(view)
                 if n <= 0:
                     break
                 del self.out[:n]

@@ -1,0 +1,244 @@
+"""ConsoleLink over real ptys: CRCs, retransmission, dedup, garbage, vanishing port, journal replay."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kiosk import frames
+from kiosk.config import config_from_dict
+from kiosk.console_link import ConsoleLink
+from kiosk.journal import JOURNAL_NAME
+from kiosk.protocol import LinkState
+from support_pty import KNOWN_PIN, TestConsole, open_pty, repoint, wait_for
+
+pytestmark = pytest.mark.stack
+SUPPORT = Path(__file__).with_name("support_pty.py")
+
+
+def make_link(tmp_path, port, **console):
+    cfg = config_from_dict({"terminal": {"id": "t-1"},
+                            "console": {"port": str(port), "retransmit_s": 0.2, "heartbeat_s": 1.0,
+                                        "reopen_max_s": 0.4, **console}})
+    return ConsoleLink(cfg, tmp_path / "state")
+
+
+@pytest.fixture
+def pty_pair(tmp_path):
+    master, name = open_pty()
+    path = tmp_path / "kiosk-console"
+    repoint(path, name)
+    yield master, path
+    try:
+        os.close(master)
+    except OSError:
+        pass
+
+
+def run(link, console, duration_s, commands=None):
+    """Drive both ends for ``duration_s``: the kiosk as the app loop would, the console in-test."""
+    end = time.monotonic() + duration_s
+    while time.monotonic() < end:
+        now = time.monotonic()
+        link.tick(now)
+        if link.fileno() is not None:
+            got = link.on_readable(time.monotonic())
+            if commands is not None:
+                commands.extend(got)
+        if console is not None:
+            console.pump(0.005)
+        else:
+            time.sleep(0.005)
+
+
+def test_hello_first_then_frames_with_valid_crcs(tmp_path, pty_pair):
+    master, path = pty_pair
+    link = make_link(tmp_path, path)
+    link.send("session.started", time.monotonic(), operator="clerk-1")  # before the link is up: journaled
+    con = TestConsole(master)
+    run(link, con, 0.5)
+    assert link.up and link.state is LinkState.UP
+    assert con.types()[:3] == ["hello", "session.started", "status"]
+    hello = con.received[0]
+    assert hello["version"] == 1 and hello["terminal"] == "t-1" and hello["boot"] == link.boot
+    lines = [ln for ln in bytes(con.raw).split(b"\n") if ln]
+    assert lines and all(frames.decode_line(ln) for ln in lines)
+    assert con.decoder.dropped_total == 0
+    assert link.pending == 0
+    link.close()
+
+
+def test_retransmission_while_the_console_is_silent(tmp_path, pty_pair):
+    master, path = pty_pair
+    link = make_link(tmp_path, path)
+    con = TestConsole(master)
+    run(link, con, 0.3)
+    con.ack = False
+    f = link.send("alert", time.monotonic(), code="test", message="hello?")
+    run(link, con, 0.75)
+    line = frames.encode(f)
+    assert bytes(con.raw).count(line) >= 3  # first send + retransmissions every 0.2 s, same bytes
+    assert link.retransmissions >= 2 and link.pending == 1
+    assert con.types().count("alert") == 1  # shown once
+    con.ack = True
+    run(link, con, 0.4)
+    assert link.pending == 0
+    link.close()
+
+
+def test_duplicate_command_acted_on_once_and_acked_twice(tmp_path, pty_pair):
+    master, path = pty_pair
+    link = make_link(tmp_path, path)
+    con = TestConsole(master)
+    run(link, con, 0.3)
+    frame = con.command("begin", pin_type="signature", action="change", operator="clerk-2")
+    line = frames.encode(frame)
+    con.write_raw(line + line)
+    cmds = []
+    run(link, con, 0.3, cmds)
+    assert [(c.type, c.fields) for c in cmds] == [
+        ("begin", {"pin_type": "signature", "action": "change", "operator": "clerk-2"})]
+    assert link._link.duplicates >= 1
+    assert con.link.pending == 0
+    link.close()
+
+
+def test_garbage_overlong_and_binary_lines_are_counted_never_acted_on(tmp_path, pty_pair):
+    master, path = pty_pair
+    link = make_link(tmp_path, path)
+    con = TestConsole(master)
+    run(link, con, 0.3)
+    bad_crc = frames.encode({"v": 1, "type": "logout", "seq": 99, "boot": "x"})[:-10] + b"00000000\n"
+    con.write_raw(b"hello kiosk\r\n" + b"\x00\xff\xfe binary \x80\n" + b"A" * 9000 + b"\n" + bad_crc)
+    cmds = []
+    run(link, con, 0.3, cmds)
+    assert cmds == [] and link.rx_errors == 4
+    # the link still works afterwards, and an intact but invalid command gets an alert back
+    con.command("begin", pin_type="user_auth")
+    bad = {"v": 1, "type": "format_disk", "seq": 50, "boot": con.link.boot}
+    con.write_raw(frames.encode(bad))
+    run(link, con, 0.4, cmds)
+    link.send_status(time.monotonic())
+    run(link, con, 0.1)
+    assert [c.type for c in cmds] == ["begin"]
+    alerts = [f for f in con.received if f["type"] == "alert"]
+    assert alerts and alerts[0]["code"] == "bad_command" and "format_disk" in alerts[0]["message"]
+    status = [f for f in con.received if f["type"] == "status"]
+    assert status[-1]["rx_errors"] == 4
+    link.close()
+
+
+def test_port_vanishes_and_a_new_pty_appears_behind_the_same_path(tmp_path, pty_pair):
+    master, path = pty_pair
+    link = make_link(tmp_path, path)
+    con = TestConsole(master)
+    run(link, con, 0.3)
+    assert link.up
+    os.close(master)  # the adapter is pulled: the kiosk's side gets EIO / hang-up
+    path.unlink()
+    link.send("pin.result", time.monotonic(), pin_type="user_auth", action="verify", result="ok", tries_left=3)
+    run(link, None, 0.5)
+    assert not link.up and link.fileno() is None and link.pending == 1
+    d = link.next_deadline_s(time.monotonic())
+    assert d is not None and d - time.monotonic() <= 0.4 + 0.05  # reopen backoff bounded by reopen_max_s
+    master2, name2 = open_pty()
+    repoint(path, name2)
+    con2 = TestConsole(master2)
+    run(link, con2, 1.0)
+    assert link.up and con2.types()[0] == "hello"  # first frame after the link returns
+    assert "pin.result" in con2.types() and link.pending == 0
+    os.close(master2)
+    link.close()
+
+
+def test_exclusive_open(tmp_path, pty_pair):
+    master, path = pty_pair
+    a = make_link(tmp_path / "a", path)
+    b = make_link(tmp_path / "b", path)
+    a.tick(time.monotonic())
+    b.tick(time.monotonic())
+    assert a.fileno() is not None and b.fileno() is None  # the second opener is locked out
+    a.close()
+    b.close()
+
+
+def test_status_heartbeat_and_non_blocking_when_nobody_reads(tmp_path, pty_pair):
+    master, path = pty_pair
+    link = make_link(tmp_path, path)
+    con = TestConsole(master)
+    run(link, con, 0.3)
+    link.send_status(time.monotonic(), state="entry", reader=True, card=True, touch=True,
+                     drift={"level": "ok", "shift_mm": 0.3, "taps": 12})
+    run(link, con, 1.2)
+    statuses = [f for f in con.received if f["type"] == "status"]
+    assert len(statuses) >= 2 and statuses[-1]["state"] == "entry" and statuses[-1]["drift"]["taps"] == 12
+    # nobody reads the master now: 500 sends must still return at once, the rest waits in the journal
+    t0 = time.monotonic()
+    for i in range(500):
+        link.send("drift", time.monotonic(), level="ok", taps=i, shift_mm=0.1, message="x" * 150)
+        link.tick(time.monotonic())
+    per_send_ms = (time.monotonic() - t0) / 500 * 1000
+    assert per_send_ms < 20  # an fsync each, never a wait on the port
+    assert link.pending == 500 and link.alive()
+    link.close()
+
+
+def test_journal_overflow_drops_oldest_and_alerts_how_many(tmp_path, pty_pair):
+    master, path = pty_pair
+    link = make_link(tmp_path, path, journal_max_frames=10)
+    for i in range(25):
+        link.send("drift", time.monotonic(), level="ok", taps=i)
+    con = TestConsole(master)
+    run(link, con, 1.0)
+    drifts = [f["taps"] for f in con.received if f["type"] == "drift"]
+    alerts = [f for f in con.received if f["type"] == "alert"]
+    assert alerts and alerts[0]["code"] == "journal_overflow"
+    lost = sum(a["lost"] for a in alerts)
+    assert len(drifts) + lost == 25 and drifts == sorted(drifts) and drifts[-1] == 24
+    link.close()
+
+
+def kiosk_process(tmp_path, port, events, **kw):
+    args = [sys.executable, str(SUPPORT), "kiosk", "--port", str(port), "--state-dir", str(tmp_path / "state"),
+            "--progress", str(tmp_path / "progress"), "--events", str(events)]
+    for k, v in kw.items():
+        args += [f"--{k.replace('_', '-')}", str(v)]
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline().startswith("ready"), p.stderr.read()
+    return p
+
+
+def stop(p):
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(5)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+def test_kill_9_mid_burst_then_replay_nothing_lost_nothing_doubled(tmp_path, pty_pair):
+    master, path = pty_pair
+    con = TestConsole(master)
+    p = kiosk_process(tmp_path, path, 400, per_tick=5)
+    try:
+        assert wait_for(lambda: sum(f["type"] == "drift" for f in con.received) >= 60, 10, con.pump)
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+        progress = [int(x) for x in (tmp_path / "progress").read_text().split()]
+        assert 60 <= progress[-1] < 400, "killed in the middle of the burst"
+        con.pump(0.2)
+        assert (tmp_path / "state" / JOURNAL_NAME).exists()
+        p = kiosk_process(tmp_path, path, 400, per_tick=5)
+        assert wait_for(lambda: sum(f["type"] == "drift" for f in con.received) >= 400, 20, con.pump)
+        con.pump(0.3)
+    finally:
+        stop(p)
+    taps = [f["taps"] for f in con.received if f["type"] == "drift"]
+    assert sorted(taps) == list(range(1, 401))  # none lost, none doubled
+    boots = {f["boot"] for f in con.received if f["type"] == "drift"}
+    assert len(boots) == 2
+    assert KNOWN_PIN.encode() not in bytes(con.raw)
