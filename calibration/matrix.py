@@ -1,0 +1,295 @@
+"""The calibration matrix: raw touch units to screen pixels, fitted and converted.
+
+Theory of operation
+-------------------
+A resistive or capacitive panel that has shifted, stretched or rotated on its
+display is well described by an affine map::
+
+    x_px = a·x + b·y + c
+    y_px = d·x + e·y + f
+
+``fit_affine`` finds it by least squares from N ≥ 3 pairs (screen target,
+raw position of the tap on it).  Always fit from *raw* positions: a fit on top
+of an already-calibrated position (xinput_calibrator's trap) compounds each
+run's error into the next.  A misclick is rejected by its residual: fit, drop
+the worst point if it is farther than ``reject_px`` from where the fit puts
+it, refit, up to ``max_rejected`` times.  Degenerate input (too few points,
+points on a line, NaN) raises ``FitError``: never a bad matrix.
+
+The fit is solved on centred coordinates (the 2×2 normal equations of the
+linear part, then the offset from the means), which keeps it well conditioned
+for raw ranges up to tens of thousands of units without numpy.
+
+Conversions, import and export, so a site can bring or take its calibration:
+
+* libinput's ``LIBINPUT_CALIBRATION_MATRIX``: six floats from normalized
+  device coordinates to normalized screen coordinates, where a raw axis is
+  normalized as ``(v − min) / (max − min + 1)`` and the screen as ``px / size``;
+* tslib's ``pointercal``: ``A B C D E F S xres yres rot`` with
+  ``x_px = (A·x + B·y + C) / S`` (S = 65536) at a screen of ``xres × yres``.
+
+Pure: no I/O, no clock.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+#: tslib's fixed-point divisor.
+TSLIB_SCALE = 65536
+#: Below this ratio of the raw points' spread across their main direction to
+#: along it (smallest over largest eigenvalue), the points are taken as collinear.
+COLLINEAR_RATIO = 1e-6
+
+
+class FitError(ValueError):
+    """The points cannot give a trustworthy matrix; the message says why."""
+
+
+@dataclass(frozen=True)
+class Affine:
+    """x_px = a·x + b·y + c, y_px = d·x + e·y + f (raw units to screen pixels)."""
+
+    a: float
+    b: float
+    c: float
+    d: float
+    e: float
+    f: float
+
+    def apply(self, x: float, y: float) -> tuple[float, float]:
+        return (self.a * x + self.b * y + self.c, self.d * x + self.e * y + self.f)
+
+    @property
+    def det(self) -> float:
+        return self.a * self.e - self.b * self.d
+
+    def inverse(self) -> "Affine":
+        """Screen pixels back to raw units (where a target should be touched)."""
+        det = self.det
+        if not math.isfinite(det) or abs(det) < 1e-12:
+            raise FitError("matrix is singular: it maps the panel onto a line")
+        a, b, d, e = self.e / det, -self.b / det, -self.d / det, self.a / det
+        return Affine(a, b, -(a * self.c + b * self.f), d, e, -(d * self.c + e * self.f))
+
+    def as_tuple(self) -> tuple[float, ...]:
+        return (self.a, self.b, self.c, self.d, self.e, self.f)
+
+    def is_usable(self) -> bool:
+        """Finite and invertible: a matrix that can map a touch somewhere sensible."""
+        return all(math.isfinite(v) for v in self.as_tuple()) and abs(self.det) > 1e-12
+
+    @classmethod
+    def identity(cls) -> "Affine":
+        return cls(1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+
+    @classmethod
+    def scaled(cls, x_min: int, x_max: int, y_min: int, y_max: int, width_px: int, height_px: int) -> "Affine":
+        """The uncalibrated map: each raw axis range stretched over the screen (libinput's identity)."""
+        sx, sy = width_px / (x_max - x_min + 1), height_px / (y_max - y_min + 1)
+        return cls(sx, 0.0, -sx * x_min, 0.0, sy, -sy * y_min)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A fitted matrix and how well each point agrees with it."""
+
+    affine: Affine
+    residuals_px: list[float]       # every input point, kept or rejected, against the final fit
+    rejected: list[int] = field(default_factory=list)  # indices of rejected points, in rejection order
+
+    @property
+    def kept(self) -> list[int]:
+        return [i for i in range(len(self.residuals_px)) if i not in self.rejected]
+
+    @property
+    def rms_px(self) -> float:
+        kept = [self.residuals_px[i] for i in self.kept]
+        return math.sqrt(sum(r * r for r in kept) / len(kept))
+
+    @property
+    def max_px(self) -> float:
+        return max(self.residuals_px[i] for i in self.kept)
+
+
+def _check_points(targets_px: Sequence, raw_points: Sequence) -> list[tuple[float, float, float, float]]:
+    if len(targets_px) != len(raw_points):
+        raise FitError(f"{len(targets_px)} targets but {len(raw_points)} raw points")
+    if len(raw_points) < 3:
+        raise FitError(f"need at least 3 points, got {len(raw_points)}")
+    rows = []
+    for i, (t, r) in enumerate(zip(targets_px, raw_points)):
+        try:
+            row = (float(r[0]), float(r[1]), float(t[0]), float(t[1]))
+        except (TypeError, ValueError, IndexError):
+            raise FitError(f"point {i}: expected [x, y] pairs, got target {t!r}, raw {r!r}") from None
+        if not all(math.isfinite(v) for v in row):
+            raise FitError(f"point {i}: not a finite number (NaN or infinity)")
+        rows.append(row)
+    return rows
+
+
+def _spread(xs: list[float], ys: list[float]) -> tuple[float, float, float, float, float]:
+    """Means and centred second moments (Sxx, Sxy, Syy) of a point set."""
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+    return mx, my, sxx, sxy, syy
+
+
+def _collinear(sxx: float, sxy: float, syy: float) -> bool:
+    tr = sxx + syy
+    det = sxx * syy - sxy * sxy
+    if tr <= 0:
+        return True
+    half = tr / 2
+    disc = math.sqrt(max(half * half - det, 0.0))
+    lo, hi = half - disc, half + disc
+    return lo <= COLLINEAR_RATIO * hi
+
+
+def _solve(rows: list[tuple[float, float, float, float]]) -> Affine:
+    xs = [r[0] for r in rows]
+    ys = [r[1] for r in rows]
+    mx, my, sxx, sxy, syy = _spread(xs, ys)
+    if _collinear(sxx, sxy, syy):
+        raise FitError("the raw points lie on a line (or on one spot): touch targets spread over the screen")
+    txs = [r[2] for r in rows]
+    tys = [r[3] for r in rows]
+    mtx, mty, txx, txy, tyy = _spread(txs, tys)
+    if _collinear(txx, txy, tyy):
+        raise FitError("the targets lie on a line: at least 3 targets must not be in a row")
+    det = sxx * syy - sxy * sxy
+    coeffs = []
+    for ts, mt in ((txs, mtx), (tys, mty)):
+        sxt = sum((x - mx) * (t - mt) for x, t in zip(xs, ts))
+        syt = sum((y - my) * (t - mt) for y, t in zip(ys, ts))
+        p = (syy * sxt - sxy * syt) / det
+        q = (sxx * syt - sxy * sxt) / det
+        coeffs += [p, q, mt - p * mx - q * my]
+    affine = Affine(*coeffs)
+    if not affine.is_usable():
+        raise FitError("the fit maps the panel onto a line: targets and taps do not correspond")
+    return affine
+
+
+def _residuals(affine: Affine, rows: list[tuple[float, float, float, float]]) -> list[float]:
+    out = []
+    for x, y, tx, ty in rows:
+        px, py = affine.apply(x, y)
+        out.append(math.hypot(px - tx, py - ty))
+    return out
+
+
+def fit_affine(targets_px: Sequence[Sequence[float]], raw_points: Sequence[Sequence[float]], *,
+               reject_px: float = 10.0, max_rejected: int | None = None) -> Fit:
+    """Least-squares affine map from ``raw_points`` to ``targets_px``, misclicks rejected.
+
+    ``raw_points[i]`` is the robust raw position of the tap on ``targets_px[i]``
+    (see ``drivers.touch.robust_position``).  While the worst kept point is
+    farther than ``reject_px`` from the fit, it is rejected and the rest refit,
+    at most ``max_rejected`` times (default: ``(N − 3) // 2``, so a majority
+    always stays and at least 3 points always define the fit).
+    """
+    rows = _check_points(targets_px, raw_points)
+    if not (math.isfinite(reject_px) and reject_px > 0):
+        raise FitError(f"reject_px must be a positive number, got {reject_px!r}")
+    limit = (len(rows) - 3) // 2 if max_rejected is None else max(0, min(max_rejected, len(rows) - 3))
+    kept = list(range(len(rows)))
+    rejected: list[int] = []
+    affine = _solve(rows)
+    residuals = _residuals(affine, rows)
+    while len(rejected) < limit:
+        worst = max(kept, key=lambda i: residuals[i])
+        if residuals[worst] <= reject_px:
+            break
+        trial = [i for i in kept if i != worst]
+        try:
+            trial_affine = _solve([rows[i] for i in trial])
+        except FitError:
+            break  # dropping it would leave a degenerate set: keep it, its residual is reported
+        kept, affine = trial, trial_affine
+        rejected.append(worst)
+        residuals = _residuals(affine, rows)
+    return Fit(affine, residuals, rejected)
+
+
+def residuals_mm(affine: Affine, targets_px: Sequence[Sequence[float]], raw_points: Sequence[Sequence[float]],
+                 px_per_mm_x: float, px_per_mm_y: float) -> list[float]:
+    """Distance in millimetres on the glass from each target to where its tap maps.
+
+    Pixels are not square on every panel, so each axis is converted with its
+    own px/mm (``ScreenConfig.width_px / width_mm``, same for height).
+    """
+    out = []
+    for (tx, ty), (x, y) in zip(targets_px, raw_points):
+        px, py = affine.apply(x, y)
+        out.append(math.hypot((px - tx) / px_per_mm_x, (py - ty) / px_per_mm_y))
+    return out
+
+
+# -- libinput -----------------------------------------------------------------
+def to_libinput(affine: Affine, x_min: int, x_max: int, y_min: int, y_max: int,
+                width_px: int, height_px: int) -> tuple[float, ...]:
+    """``LIBINPUT_CALIBRATION_MATRIX`` (6 floats) equivalent to ``affine`` on this device and screen."""
+    sx, sy = x_max - x_min + 1, y_max - y_min + 1
+    a, b, c, d, e, f = affine.as_tuple()
+    return (a * sx / width_px, b * sy / width_px, (a * x_min + b * y_min + c) / width_px,
+            d * sx / height_px, e * sy / height_px, (d * x_min + e * y_min + f) / height_px)
+
+
+def from_libinput(matrix: Sequence[float], x_min: int, x_max: int, y_min: int, y_max: int,
+                  width_px: int, height_px: int) -> Affine:
+    """The affine map a ``LIBINPUT_CALIBRATION_MATRIX`` describes on this device and screen."""
+    if len(matrix) != 6:
+        raise FitError(f"a libinput calibration matrix has 6 numbers, got {len(matrix)}")
+    m = [float(v) for v in matrix]
+    if not all(math.isfinite(v) for v in m):
+        raise FitError("libinput calibration matrix: not a finite number")
+    sx, sy = x_max - x_min + 1, y_max - y_min + 1
+    a, b = m[0] * width_px / sx, m[1] * width_px / sy
+    d, e = m[3] * height_px / sx, m[4] * height_px / sy
+    c = m[2] * width_px - a * x_min - b * y_min
+    f = m[5] * height_px - d * x_min - e * y_min
+    return Affine(a, b, c, d, e, f)
+
+
+def format_libinput(matrix: Sequence[float]) -> str:
+    """The udev property line, e.g. for a hwdb or rules file."""
+    return 'ENV{LIBINPUT_CALIBRATION_MATRIX}="' + " ".join(f"{v:.6g}" for v in matrix) + '"'
+
+
+# -- tslib --------------------------------------------------------------------
+def to_pointercal(affine: Affine, width_px: int, height_px: int) -> str:
+    """tslib ``pointercal`` text: ``A B C D E F 65536 xres yres 0``."""
+    vals = [round(v * TSLIB_SCALE) for v in affine.as_tuple()]
+    return " ".join(str(v) for v in vals) + f" {TSLIB_SCALE} {width_px} {height_px} 0"
+
+
+def from_pointercal(text: str, width_px: int, height_px: int) -> Affine:
+    """The affine map of a tslib ``pointercal``, rescaled when it was made at another resolution."""
+    parts = text.split()
+    if len(parts) not in (7, 9, 10):
+        raise FitError(f"pointercal: expected 7, 9 or 10 numbers, got {len(parts)}")
+    try:
+        nums = [int(p) for p in parts]
+    except ValueError:
+        raise FitError("pointercal: every field must be an integer") from None
+    scale = nums[6]
+    if scale == 0:
+        raise FitError("pointercal: divisor S is 0")
+    if len(nums) == 10 and nums[9] != 0:
+        raise FitError(f"pointercal: rotation {nums[9]} is not supported (only 0)")
+    kx = ky = 1.0
+    if len(nums) >= 9:
+        if nums[7] <= 0 or nums[8] <= 0:
+            raise FitError("pointercal: resolution must be positive")
+        kx, ky = width_px / nums[7], height_px / nums[8]
+    a, b, c, d, e, f = (v / scale for v in nums[:6])
+    affine = Affine(a * kx, b * kx, c * kx, d * ky, e * ky, f * ky)
+    if not affine.is_usable():
+        raise FitError("pointercal: the matrix is singular")
+    return affine

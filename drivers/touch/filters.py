@@ -1,0 +1,122 @@
+"""Tap filters, tslib style: each one small, one job, chained by configuration.
+
+Each filter takes one primary-contact frame ``(kind, t_s, x, y, pressure)``
+and returns a frame or ``None`` (swallowed).  ``[touch] filters`` names the
+chain in order; an empty list turns filtering off.
+
+* ``pthres``: a panel that reports pressure also reports the feather touch of
+  a sleeve; samples below ``pressure_min`` are not a touch (a contact whose
+  pressure falls below it is released, as in tslib's pthres).  Panels without
+  pressure pass untouched.
+* ``median``: a running median over ``median_window`` samples of the contact,
+  per axis, against single-sample spikes.
+* ``debounce``: a contact that starts less than ``debounce_s`` after the
+  previous one ended is a bounce of the same press and is swallowed whole,
+  so one press never commits two keys.
+"""
+from __future__ import annotations
+
+from kiosk.config import ConfigError, TouchConfig
+
+Frame = tuple
+
+
+class PressureThreshold:
+    """tslib pthres: below ``pressure_min`` is no touch."""
+
+    def __init__(self, pressure_min: int) -> None:
+        self.pressure_min = pressure_min
+        self._accepted = False
+        self._last: Frame | None = None
+
+    def __call__(self, f: Frame) -> Frame | None:
+        kind, p = f[0], f[4]
+        light = p is not None and p < self.pressure_min
+        if kind == "down" or kind == "move":
+            if self._accepted:
+                if light:
+                    self._accepted = False
+                    last = self._last
+                    return ("up", f[1], last[2], last[3], last[4])
+                self._last = f
+                return f
+            if light:
+                return None
+            self._accepted = True
+            self._last = f
+            return ("down",) + f[1:]
+        # up, cancel
+        if self._accepted:
+            self._accepted = False
+            return f
+        return None
+
+
+class Median:
+    """A running median of the last ``window`` samples of a contact, per axis."""
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self._xs: list = []
+        self._ys: list = []
+
+    def __call__(self, f: Frame) -> Frame | None:
+        kind = f[0]
+        if kind == "down":
+            self._xs, self._ys = [f[2]], [f[3]]
+            return f
+        if kind == "move":
+            xs, ys = self._xs, self._ys
+            xs.append(f[2])
+            ys.append(f[3])
+            if len(xs) > self.window:
+                del xs[0]
+                del ys[0]
+            n = len(xs)
+            if n < 3:
+                return f
+            sx, sy = sorted(xs), sorted(ys)
+            h = n // 2
+            if n & 1:
+                return (kind, f[1], sx[h], sy[h], f[4])
+            return (kind, f[1], (sx[h - 1] + sx[h]) / 2, (sy[h - 1] + sy[h]) / 2, f[4])
+        return f
+
+
+class Debounce:
+    """A contact starting within ``debounce_s`` of the previous release is a bounce."""
+
+    def __init__(self, debounce_s: float) -> None:
+        self.debounce_s = debounce_s
+        self._released_s = float("-inf")
+        self._swallowing = False
+
+    def __call__(self, f: Frame) -> Frame | None:
+        kind = f[0]
+        if kind == "down":
+            self._swallowing = f[1] - self._released_s < self.debounce_s
+        elif kind == "up" or kind == "cancel":
+            self._released_s = f[1]
+            if self._swallowing:
+                self._swallowing = False
+                return None
+            return f
+        return None if self._swallowing else f
+
+
+#: filter name -> how to build it from the [touch] table.
+FILTERS = {
+    "pthres": lambda cfg: PressureThreshold(cfg.pressure_min),
+    "median": lambda cfg: Median(cfg.median_window),
+    "debounce": lambda cfg: Debounce(cfg.debounce_s),
+}
+
+
+def build_chain(cfg: TouchConfig) -> list:
+    """The configured filters, in order; an unknown name is a configuration error."""
+    chain = []
+    for name in cfg.filters:
+        if name not in FILTERS:
+            raise ConfigError("[touch]", "touch.filters", f"unknown filter {name!r} (known: {', '.join(FILTERS)})")
+        chain.append(FILTERS[name](cfg))
+    return chain

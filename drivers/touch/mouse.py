@@ -1,0 +1,50 @@
+"""``mouse``: the desktop stand-in for a touchscreen in demos.
+
+There is no fd: the app owns pygame's event queue and hands mouse button and
+motion events to ``feed_mouse``; ``read`` returns the Contacts they made.
+Mouse coordinates are screen pixels, taken as raw units over the ``[touch]``
+ranges (the shipped configs make those the screen size, so the identity
+calibration maps them one to one).  The filter chain and the tap builder are
+the same as for a panel, so the demo behaves like the kiosk.
+"""
+from __future__ import annotations
+
+from drivers.touch.event_stream import config_axes
+from drivers.touch.source import TouchSource
+from drivers.touch.taps import Contact
+from kiosk.config import TouchConfig
+
+
+class MouseSource(TouchSource):
+    def __init__(self, cfg: TouchConfig) -> None:
+        super().__init__("mouse", cfg, config_axes(cfg))
+        self.present, self.absent_reason = True, ""
+        self._pending: list[Contact] = []
+        self._down = False
+
+    def feed_mouse(self, kind: str, x: float, y: float, t_s: float) -> None:
+        """A pygame mouse event: ``down`` (button 1 pressed), ``move`` or ``up``."""
+        if kind not in ("down", "move", "up"):
+            raise ValueError(f"mouse event kind must be down, move or up, not {kind!r}")
+        if kind == "down":
+            if self._down:
+                return
+            self._down = True
+        elif not self._down:
+            return  # motion without a button, or a release we never saw pressed
+        elif kind == "up":
+            self._down = False
+        self._pending.extend(self.pipeline.frames([(kind, t_s, float(x), float(y), None)]))
+
+    def read(self, now_s: float) -> list[Contact]:
+        out, self._pending = self._pending, []
+        return out
+
+    def reopen(self, now_s: float = 0.0) -> bool:
+        return True
+
+    def close(self) -> None:
+        if self._down:
+            self._pending.extend(self.pipeline.cancel(0.0))
+        self._down = False
+        super().close()
