@@ -8,7 +8,7 @@
 #
 # What it does (each step says so): apt packages; the checkout copied to PREFIX with its
 # venv; the pin-kiosk system user (sysusers.d); the unit, udev rules, polkit rule and
-# serial modules; /etc/pin-kiosk/kiosk.toml if there is none (never overwritten);
+# serial modules, the daily audit check timer; /etc/pin-kiosk/kiosk.toml if there is none (never overwritten);
 # checks that pcscd does not log APDUs; enables pcscd.socket and pin-kiosk.service and
 # boots to the console target (no display manager: the kiosk is the DRM master).
 set -eu
@@ -128,9 +128,11 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-sed "s#/opt/pin-kiosk#$PREFIX#g" "$HERE/pin-kiosk.service" > "$tmp/pin-kiosk.service"
+for unit in pin-kiosk.service pin-kiosk-audit-verify.service pin-kiosk-audit-verify.timer; do
+    sed "s#/opt/pin-kiosk#$PREFIX#g" "$HERE/$unit" > "$tmp/$unit"
+    put 0644 "$tmp/$unit" "/etc/systemd/system/$unit"
+done
 render_udev_rules > "$tmp/99-pin-kiosk.rules"
-put 0644 "$tmp/pin-kiosk.service" /etc/systemd/system/pin-kiosk.service
 put 0644 "$tmp/99-pin-kiosk.rules" /etc/udev/rules.d/99-pin-kiosk.rules
 put 0644 "$HERE/polkit-60-pin-kiosk.rules" /etc/polkit-1/rules.d/60-pin-kiosk.rules
 put 0644 "$HERE/pin-kiosk.sysusers" /etc/sysusers.d/pin-kiosk.conf
@@ -154,7 +156,8 @@ udevadm control --reload
 udevadm trigger --subsystem-match=input --subsystem-match=tty --action=add
 systemctl daemon-reload
 systemctl set-default multi-user.target
-systemctl enable pcscd.socket pin-kiosk.service
+systemctl enable pcscd.socket pin-kiosk.service pin-kiosk-audit-verify.timer
 systemctl restart pcscd.socket
 systemctl restart pin-kiosk.service
+systemctl start pin-kiosk-audit-verify.timer
 say "done: systemctl status pin-kiosk; journalctl -u pin-kiosk -f"

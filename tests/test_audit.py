@@ -177,12 +177,27 @@ def test_opening_a_broken_chain_records_the_break_and_keeps_it_visible(tmp_path)
     lines = audit_lines(tmp_path)
     _edit(lines)
     set_audit_lines(tmp_path, lines)
-    with AuditTrail(tmp_path) as trail:
+    with AuditTrail(tmp_path) as trail:  # by default only the last record is checked at start
+        assert trail.opened_report.ok
+    set_audit_lines(tmp_path, lines)
+    with AuditTrail(tmp_path, verify_on_open=True) as trail:
         trail.record("shutdown", reason="SIGTERM")
     recs = [json.loads(x) for x in audit_lines(tmp_path)]
     assert recs[-2]["kind"] == "audit_chain_broken" and recs[-2]["line"] == 6
     report = verify_chain(tmp_path / AUDIT_FILE)
     assert not report.ok and report.first_bad_line == 6
+
+
+def test_opening_checks_the_last_record_and_records_a_break_there(tmp_path):
+    write_sample_trail(tmp_path, sessions=1)
+    lines = audit_lines(tmp_path)
+    lines[-1] = lines[-1].replace('"reader":"Virtual PCD 00 00"', '"reader":"Other reader"')
+    set_audit_lines(tmp_path, lines)
+    with AuditTrail(tmp_path) as trail:
+        assert not trail.opened_report.ok and trail.opened_report.first_bad_line == 9
+    recs = [json.loads(x) for x in audit_lines(tmp_path)]
+    assert recs[-1]["kind"] == "audit_chain_broken" and recs[-1]["line"] == 9 and recs[-1]["seq"] == 10
+    assert verify_chain(tmp_path / AUDIT_FILE).first_bad_line == 9
 
 
 def test_one_writer_at_a_time(tmp_path):

@@ -49,11 +49,29 @@ def unit_directives(text):
     return out
 
 
-def test_systemd_analyze_verify_accepts_the_staged_unit(staged):
-    unit = staged / "etc/systemd/system/pin-kiosk.service"
-    assert f"ExecStart={REPO}/.venv/bin/pin-kiosk run" in unit.read_text()
+UNITS = ("pin-kiosk.service", "pin-kiosk-audit-verify.service", "pin-kiosk-audit-verify.timer")
+
+
+@pytest.mark.parametrize("name", UNITS)
+def test_systemd_analyze_verify_accepts_the_staged_units(staged, name):
+    unit = staged / "etc/systemd/system" / name
+    if name.endswith(".service"):
+        assert f"ExecStart={REPO}/.venv/bin/pin-kiosk " in unit.read_text()
     r = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout == "" and r.stderr == "", r.stderr
+
+
+def test_the_daily_check_runs_audit_verify_and_fails_on_a_bad_chain(staged, tmp_path):
+    """The timer's ExecStart, run as written (state dir overridden): exit 1 fails the unit."""
+    from tests.support_ops import audit_lines, set_audit_lines, write_sample_trail
+    unit = (staged / "etc/systemd/system/pin-kiosk-audit-verify.service").read_text()
+    argv = next(v for s, k, v in unit_directives(unit) if k == "ExecStart").split()
+    assert argv[1:3] == ["audit", "verify"]
+    argv[argv.index("--config") + 1] = str(staged / "etc/pin-kiosk/kiosk.toml")
+    write_sample_trail(tmp_path, sessions=1)
+    assert subprocess.run(argv + ["--state-dir", str(tmp_path)], capture_output=True).returncode == 0
+    set_audit_lines(tmp_path, audit_lines(tmp_path)[1:])
+    assert subprocess.run(argv + ["--state-dir", str(tmp_path)], capture_output=True).returncode == 1
 
 
 def test_systemd_analyze_verify_would_catch_a_mistake(staged, tmp_path):
@@ -151,7 +169,8 @@ def test_install_sh_refuses_bad_options_with_one_line(args):
 
 
 def test_install_sh_stages_every_file_and_keeps_a_local_config(staged, tmp_path):
-    for path in ("etc/systemd/system/pin-kiosk.service", "etc/udev/rules.d/99-pin-kiosk.rules",
+    for path in ("etc/systemd/system/pin-kiosk.service", "etc/systemd/system/pin-kiosk-audit-verify.timer",
+                 "etc/systemd/system/pin-kiosk-audit-verify.service", "etc/udev/rules.d/99-pin-kiosk.rules",
                  "etc/polkit-1/rules.d/60-pin-kiosk.rules", "etc/sysusers.d/pin-kiosk.conf",
                  "etc/modules-load.d/pin-kiosk.conf", "etc/pin-kiosk/kiosk.toml"):
         assert (staged / path).is_file(), path
