@@ -148,11 +148,15 @@ class PcscStack:
 
     # -- the virtual card --------------------------------------------------------
     def insert_card(self, *args: str, wait: bool = True) -> None:
-        """Start ``pin-kiosk simcard`` on slot 0 with extra ``args`` (--pins, --tries, ...)."""
+        """Start ``pin-kiosk simcard`` on slot 0 with extra ``args`` (--pins, --tries, ...).
+
+        Started as ``python -m kiosk.commands.simcard`` (the same command, without loading
+        every other subcommand), so the stack does not depend on the rest of the tree.
+        """
         self.remove_card()
         with open(self.card_log, "ab") as out:
             self.card = subprocess.Popen(
-                [sys.executable, "-m", "kiosk", "simcard", "--vpcd", self.vpcd, *args],
+                [sys.executable, "-m", "kiosk.commands.simcard", "--vpcd", self.vpcd, *args],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env, cwd=ROOT)
         if wait:
             wait_for(lambda: card_present(READER_0) or self.card.poll() is not None, 10.0, "card in reader")
@@ -185,13 +189,23 @@ class PcscStack:
     def logs(self) -> bytes:
         return self.pcscd_log.read_bytes() + self.card_log.read_bytes()
 
-    def cleanup(self) -> None:
+    def cleanup(self) -> bytes:
+        """Stop everything, remove the directory; returns the logs (pcscd's and the card's)."""
         self.stop()
+        logs = self.logs()
         shutil.rmtree(BASE_DIR, ignore_errors=True)
+        return logs
 
 
-def pin_traces(pin: str) -> list[bytes]:
-    """The forms a PIN could take in a log: as typed, and as hex of its ASCII bytes."""
+def pin_in_logs(pin: str, logs: bytes) -> bool:
+    """Whether ``pin`` shows in ``logs`` as typed or as hex of its ASCII bytes (APDU dumps).
+
+    Only whole tokens count: pcscd prefixes every line with a running number,
+    in which a 4-digit PIN could appear by chance.
+    """
+    import re
+
     raw = pin.encode("ascii")
-    return [raw, raw.hex().encode(), raw.hex().upper().encode(),
-            raw.hex(" ").encode(), raw.hex(" ").upper().encode()]
+    forms = [raw, raw.hex().encode(), raw.hex(" ").encode()]
+    return any(re.search(rb"(?<![0-9A-Za-z])" + re.escape(f) + rb"(?![0-9A-Za-z])", logs, re.IGNORECASE)
+               for f in forms)

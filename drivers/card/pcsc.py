@@ -85,6 +85,9 @@ class _PcscLink(Link):
             rc, response = scard.SCardTransmit(self._card, self._protocol, command)
         finally:
             jpki.wipe(command)
+        if _code(rc) == S_OK and len(response) < 2:
+            # vpcd (and some readers) report a vanished card as success with no status word
+            rc = scard.SCARD_E_NOT_TRANSACTED
         if _code(rc) != S_OK:
             raise CardFault(self._why_failed(rc), scard.SCardGetErrorMessage(rc))
         return jpki.split_response(response)
@@ -173,6 +176,7 @@ class PcscBackend(CardBackend):
         return ReaderStatus(reader, "present" if present else "absent", "ok" if present else "no_card")
 
     def cancel(self) -> None:
+        # the flag catches a cancel that comes before the wait starts; SCardCancel one during it
         self._wake.set()
         with self._lock:
             context = self._context
@@ -184,7 +188,6 @@ class PcscBackend(CardBackend):
         self._drop_context()
 
     def wait_presence(self, timeout_s: float) -> list[Presence]:
-        self._wake.clear()
         events: list[Presence] = []
         try:
             context = self._get_context()
@@ -210,6 +213,11 @@ class PcscBackend(CardBackend):
         else:
             timeout_ms = int(timeout_s * 1000)
         query = [(PNP_READER, self._pnp_state)] + [(r, states[r]) for r in readers]
+        if self._wake.is_set():  # a cancel() came before the wait: honour it without blocking
+            self._wake.clear()
+            timeout_ms = 0
+        # SCardCancel only reaches a wait already in progress: a cancel() landing in the
+        # microseconds between the check above and the call is late by at most timeout_s
         rc, answer = scard.SCardGetStatusChange(context, timeout_ms, query)
         code = _code(rc)
         if code in E_NO_SERVICE:

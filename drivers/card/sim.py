@@ -44,6 +44,7 @@ class SimBackend(CardBackend):
         self._pending: list[Presence] = [Presence("reader_added", SIM_READER)]
         if inserted:
             self._pending.append(Presence("card_inserted", SIM_READER))
+        self._wake.set()  # the first wait reports the initial state at once
 
     def open_link(self) -> Link:
         with self._lock:
@@ -67,11 +68,9 @@ class SimBackend(CardBackend):
         self._wake.set()
 
     def wait_presence(self, timeout_s: float) -> list[Presence]:
-        with self._lock:
-            if not self._pending:
-                self._wake.clear()
-        if not self._pending:
-            self._wake.wait(timeout_s)
+        # _wake is set by a presence change or cancel() and cleared only here, so neither is lost
+        self._wake.wait(timeout_s)
+        self._wake.clear()
         with self._lock:
             out, self._pending = self._pending, []
         return out

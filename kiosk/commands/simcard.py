@@ -54,3 +54,21 @@ def run(args: argparse.Namespace) -> int:
     while thread.is_alive():
         thread.join(0.5)
     return 0
+
+
+if __name__ == "__main__":  # the test stack starts the card without loading every subcommand
+    import sys
+
+    from kiosk.cli import EXIT_USAGE, common_options
+    from kiosk.config import ConfigError
+    from kiosk.log import setup_logging
+
+    _parser = argparse.ArgumentParser(prog="pin-kiosk simcard", parents=[common_options()])
+    configure(_parser)
+    _args = _parser.parse_args()
+    setup_logging(getattr(_args, "log_level", None) or "info")
+    try:
+        sys.exit(run(_args))
+    except (UsageError, ConfigError) as _exc:
+        print(f"pin-kiosk simcard: {_exc}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
