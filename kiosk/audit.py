@@ -325,7 +325,7 @@ class AuditTrail:
     """The one writer of ``<state_dir>/audit.jsonl``: ``record(kind, **fields) -> head``.
 
     Opening checks the last record (or, with ``verify_on_open``, the whole
-    chain: about 14,000 records/s here, so seconds for a year's trail, which
+    chain: about 20,000 records/s here, so seconds for a year's trail, which
     is why start-up does not wait for it by default; ``pin-kiosk audit
     verify`` and its daily timer do the whole chain), quarantines a torn last
     line and, if a break was found, records where (the trail continues from

@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from kiosk.metrics import METRICS_FILE, SESSION_RESULTS, MetricsSnapshot, format_metrics, write_metrics
+from tests.support_ops import REPO
 
 PROMTOOL = "/usr/bin/promtool"
 
@@ -72,3 +73,52 @@ def test_written_atomically_readable_by_node_exporter_no_temp_left(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert os.listdir(path.parent) == [METRICS_FILE]
     assert path.read_text() == format_metrics(FULL, 2.0)
+
+
+RULES = REPO / "systemd" / "prometheus-pin-kiosk-alerts.yml"
+
+RULE_TESTS = """
+rule_files: [{rules}]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'pin_kiosk_metrics_written_timestamp_seconds{{instance="k1"}}'
+        values: '0+60x5 300x10'
+      - series: 'pin_kiosk_drift_level{{instance="k1",level="warn"}}'
+        values: '0x5 1x10'
+      - series: 'pin_kiosk_console_link_up{{instance="k1"}}'
+        values: '1x15'
+      - series: 'pin_kiosk_sessions_total{{instance="k1",result="locked"}}'
+        values: '0 1 1 2 3 3 3 3 3 3 3 3 3 3 3 3'
+    alert_rule_test:
+      - {{eval_time: 6m, alertname: PinKioskSilent, exp_alerts: []}}
+      - eval_time: 8m
+        alertname: PinKioskSilent
+        exp_alerts:
+          - exp_labels: {{severity: critical, instance: k1}}
+            exp_annotations: {{summary: "pin-kiosk on k1 has not written metrics for over a minute"}}
+      - {{eval_time: 10m, alertname: PinKioskTouchDriftWarn, exp_alerts: []}}
+      - eval_time: 11m
+        alertname: PinKioskTouchDriftWarn
+        exp_alerts:
+          - exp_labels: {{severity: warning, instance: k1, level: warn}}
+            exp_annotations: {{summary: "touch panel of k1 is drifting: schedule a calibration"}}
+      - {{eval_time: 15m, alertname: PinKioskConsoleLinkDown, exp_alerts: []}}
+      - eval_time: 5m
+        alertname: PinKioskLockedPins
+        exp_alerts:
+          - exp_labels: {{severity: warning, instance: k1, result: locked}}
+            exp_annotations: {{summary: "3 PIN locks in a day at k1"}}
+"""
+
+
+def test_the_fleet_alert_rules_load_and_fire_when_they_should(tmp_path):
+    r = subprocess.run([PROMTOOL, "check", "rules", str(RULES)], capture_output=True, text=True)
+    assert r.returncode == 0 and "SUCCESS: 10 rules found" in r.stdout, r.stdout + r.stderr
+    tests = tmp_path / "rules_test.yml"
+    tests.write_text(RULE_TESTS.format(rules=RULES))
+    r = subprocess.run([PROMTOOL, "test", "rules", str(tests)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    tests.write_text(RULE_TESTS.format(rules=RULES).replace("eval_time: 8m", "eval_time: 7m"))
+    assert subprocess.run([PROMTOOL, "test", "rules", str(tests)], capture_output=True).returncode != 0
