@@ -56,6 +56,10 @@ BUTTON_W_MM = 50.0
 #: The info region (title, legend, masked field) is never smaller than this.
 INFO_MIN_H_MM = 22.0
 INFO_MIN_W_MM = 55.0
+#: Share of the screen height the info region gets when keys can stay at size anyway.
+INFO_PREFERRED_H = 0.28
+#: Border above the words of a stacked info region (text is not touched, so no bezel margin).
+TEXT_MARGIN_MM = 0.7
 
 CONTROL_KEYS = ("backspace", "clear", "cancel", "enter")
 QWERTY_ROWS = ("1234567890", "QWERTYUIOP", "ASDFGHJKL", "ZXCVBNM")
@@ -245,27 +249,43 @@ def _labels(lang: str) -> dict[str, str]:
 
 
 def _info_regions(x: int, y: int, w: int, h: int, lang_w: int, lang_h: int, gap: int) -> tuple[Key, dict[str, Box]]:
-    """The language key and the title, legend, field and status boxes of the info region."""
+    """The language key and the title, legend, field and status boxes of the info region.
+
+    Three shapes: a wide short strip (landscape, keys below), a narrow column
+    (landscape, keys beside) and a wide tall block (portrait, keys below).
+    """
     left_w = w - lang_w - gap
-    if h < 3 * lang_h:  # short (stacked landscape): a column of boxes left of the lang key
-        lang = Key("lang", "", x + w - lang_w, y, lang_w, lang_h)
-        t, lg = round(h * 0.30), round(h * 0.28)
-        f = h - t - lg
+    if h < 3 * lang_h and w > 3 * h:  # strip: title and legend left of the lang key
+        t, lg = round(h * 0.23), round(h * 0.40)
+        # bottom-aligned with the legend: away from the top bezel, clear of the field row
+        lang = Key("lang", "", x + w - lang_w, y + max(0, t + lg - lang_h), lang_w, lang_h)
+        f, fw = h - t - lg, round(left_w * 0.45)
         return lang, {
             "title": (x, y, left_w, t),
             "legend": (x, y + t, left_w, lg),
-            "field": (x, y + t + lg, round(left_w * 0.55), f),
-            "status": (x + round(left_w * 0.55) + gap, y + t + lg, left_w - round(left_w * 0.55) - gap, f),
+            "field": (x, y + t + lg, fw, f),
+            "status": (x + fw + gap, y + t + lg, left_w - fw - gap, f),
         }
-    # tall (side panel or portrait): full-width title, legend, field, status; lang key at the bottom right
-    lang = Key("lang", "", x + w - lang_w, y + h - lang_h, lang_w, lang_h)
-    rest_h = h - lang_h - gap
-    t, lg, f = round(rest_h * 0.30), round(rest_h * 0.26), round(rest_h * 0.22)
+    if left_w < 0.6 * w:  # column: full-width boxes, the lang key at the bottom right
+        lang = Key("lang", "", x + w - lang_w, y + h - lang_h, lang_w, lang_h)
+        rest_h = h - lang_h - gap
+        t, lg, f = round(rest_h * 0.30), round(rest_h * 0.26), round(rest_h * 0.22)
+        return lang, {
+            "title": (x, y, w, t),
+            "legend": (x, y + t, w, lg),
+            "field": (x, y + t + lg, w, f),
+            "status": (x, y + t + lg + f, w, rest_h - t - lg - f),
+        }
+    # block: title beside the lang key, legend below, field and status side by side
+    lang = Key("lang", "", x + w - lang_w, y, lang_w, lang_h)
+    rest_y, rest_h = y + lang_h + gap, h - lang_h - gap
+    lg = round(rest_h * 0.52)
+    fw = round(w * 0.55)
     return lang, {
-        "title": (x, y, w, t),
-        "legend": (x, y + t, w, lg),
-        "field": (x, y + t + lg, w, f),
-        "status": (x, y + t + lg + f, w, rest_h - t - lg - f),
+        "title": (x, y, left_w, lang_h),
+        "legend": (x, rest_y, w, lg),
+        "field": (x, rest_y + lg, fw, rest_h - lg),
+        "status": (x + fw + gap, rest_y + lg, w - fw - gap, rest_h - lg),
     }
 
 
@@ -291,16 +311,23 @@ def build_layout(pin_type: PinType, screen: ScreenConfig, keypad: KeypadConfig, 
         want, floor = keypad.alnum_key_mm, MIN_KEY_MM
         side = False
         candidates = [_alnum_grid(c, keypad.alnum_order) for c in range(10, 3, -1)]
-    if side:
-        kp_w_mm, kp_h_mm = avail_w_mm - INFO_MIN_W_MM - gap_mm, avail_h_mm
-    else:
-        kp_w_mm, kp_h_mm = avail_w_mm, avail_h_mm - INFO_MIN_H_MM - gap_mm
-    best: tuple[float, _Grid] | None = None
-    for grid in candidates:
-        size = _key_size_mm(grid, kp_w_mm, kp_h_mm, gap_mm, want)
-        if best is None or size > best[0] + 1e-9:
-            best = (size, grid)
-    size_mm, grid = best  # type: ignore[misc]
+    # the words would like INFO_PREFERRED_H of the height; they must have INFO_MIN_H_MM
+    info_options = (max(INFO_MIN_H_MM, INFO_PREFERRED_H * screen.height_mm), INFO_MIN_H_MM)
+    for info_mm in info_options:
+        if side:
+            kp_w_mm, kp_h_mm = avail_w_mm - INFO_MIN_W_MM - gap_mm, avail_h_mm
+        else:
+            kp_w_mm, kp_h_mm = avail_w_mm, avail_h_mm - info_mm - gap_mm
+        best: tuple[float, _Grid] | None = None
+        for grid in candidates:
+            size = _key_size_mm(grid, kp_w_mm, kp_h_mm, gap_mm, want)
+            if best is None or size > best[0] + 1e-9:
+                best = (size, grid)
+        size_mm, grid = best  # type: ignore[misc]
+        if size_mm >= floor - 1e-9:
+            if info_mm != info_options[0]:
+                size_mm = floor  # keys only as big as required: the rest goes to the words
+            break
     if size_mm < floor - 1e-9:
         raise LayoutError(
             f"{rule.keypad} keypad does not fit a {screen.width_mm:g}x{screen.height_mm:g} mm screen: "
@@ -324,7 +351,9 @@ def build_layout(pin_type: PinType, screen: ScreenConfig, keypad: KeypadConfig, 
     else:
         kx = mx + (avail_w - grid_w) // 2
         ky = my + avail_h - grid_h
-        info = (mx, my, avail_w, avail_h - grid_h - gap_y)
+        # words need no bezel margin (nothing there is touched): the info box starts near the top edge
+        top = _ceil_px(TEXT_MARGIN_MM, ppy)
+        info = (mx, top, avail_w, my + avail_h - grid_h - gap_y - top)
     keys = _place(grid, kx, ky, key_w, key_h, gap_x, gap_y, labels)
     if lang_w > info[2] or lang_h > info[3]:
         raise LayoutError(f"no room for the language key beside the {rule.keypad} keypad "

@@ -1,0 +1,122 @@
+"""The Japanese font, found at start, and text fitted into boxes.
+
+A kiosk that starts without Japanese glyphs would show empty boxes (tofu) to
+the citizen, so ``Fonts`` checks at start that the configured font draws a
+kanji differently from a code point no font has, and raises ``FontError``
+with one line naming the setting and the fix.  Text is then fitted to a box:
+the largest size between a maximum and a minimum whose wrapped lines fit.
+Japanese wraps between any two characters except before closing punctuation
+(a short kinsoku rule); English wraps between words.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pygame
+
+#: Characters that must not start a line in Japanese text.
+_NO_LINE_START = "、。，．・：；？！）」』】〕ーぁぃぅぇぉっゃゅょァィゥェォッャュョ〜"
+#: Characters that must not end a line (they open what follows).
+_NO_LINE_END = "（「『【〔"
+_PROBE_KANJI = "暗"
+_PROBE_MISSING = "\U000F0000"  # private use plane: no font draws it
+
+
+class FontError(Exception):
+    """No usable Japanese font: one line naming the setting and the fix."""
+
+
+class Fonts:
+    """Fonts of one file at every size used, cached."""
+
+    def __init__(self, path: str | Path, *, bold_path: str | Path | None = None) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FontError(f"screen.font_path: {self.path}: no such font file "
+                            "(install fonts-noto-cjk or set screen.font_path to a font with Japanese glyphs)")
+        if not pygame.font.get_init():
+            pygame.font.init()
+        try:
+            probe = pygame.font.Font(str(self.path), 24)
+            no_kanji = _same_pixels(probe, _PROBE_KANJI, _PROBE_MISSING)
+        except (OSError, pygame.error) as exc:
+            raise FontError(f"screen.font_path: {self.path}: not a usable font ({exc})") from None
+        if no_kanji:
+            raise FontError(f"screen.font_path: {self.path}: has no Japanese glyphs "
+                            "(use e.g. /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc)")
+        guess = self.path.with_name(self.path.name.replace("Regular", "Bold"))
+        self.bold_path = Path(bold_path) if bold_path else (guess if guess.is_file() and guess != self.path else None)
+        self._cache: dict[tuple[int, bool], pygame.font.Font] = {}
+
+    def get(self, size_px: int, bold: bool = False) -> pygame.font.Font:
+        size_px = max(6, int(size_px))
+        key = (size_px, bold)
+        font = self._cache.get(key)
+        if font is None:
+            path = self.bold_path if bold and self.bold_path else self.path
+            font = pygame.font.Font(str(path), size_px)
+            if bold and not self.bold_path:
+                font.set_bold(True)
+            self._cache[key] = font
+        return font
+
+    def fit(self, text: str, w_px: int, h_px: int, max_px: int, min_px: int,
+            bold: bool = False, one_line: bool = False) -> tuple[pygame.font.Font, list[str]]:
+        """The largest font (max..min) whose wrapped lines of ``text`` fit ``w_px`` x ``h_px``.
+
+        ``one_line`` never wraps (key labels): it only shrinks.
+        """
+        size = max(max_px, min_px)
+        while True:
+            font = self.get(size, bold)
+            lines = text.split("\n") if one_line else wrap(font, text, w_px)
+            if size <= min_px or (len(lines) * font.get_linesize() <= h_px
+                                  and all(font.size(line)[0] <= w_px for line in lines)):
+                return font, lines
+            size = max(min_px, size - max(1, size // 12))
+
+
+def _same_pixels(font: pygame.font.Font, a: str, b: str) -> bool:
+    sa, sb = font.render(a, True, (0, 0, 0)), font.render(b, True, (0, 0, 0))
+    return sa.get_size() == sb.get_size() and pygame.image.tobytes(sa, "RGBA") == pygame.image.tobytes(sb, "RGBA")
+
+
+def _tokens(text: str) -> list[str]:
+    """Words (with their trailing space) for Latin text, single characters for Japanese."""
+    out: list[str] = []
+    word = ""
+    glue = False  # the previous token was an opening bracket: the next character joins it
+    for ch in text:
+        if ch.isascii() and not ch.isspace():
+            word += ch
+            continue
+        if word:
+            out.append(word)
+            word = ""
+        if ch.isspace():
+            if out:
+                out[-1] += ch
+        elif (ch in _NO_LINE_START or glue) and out:
+            out[-1] += ch  # closing punctuation stays with what it closes
+        else:
+            out.append(ch)
+        glue = ch in _NO_LINE_END
+    if word:
+        out.append(word)
+    return out
+
+
+def wrap(font: pygame.font.Font, text: str, w_px: int) -> list[str]:
+    """``text`` broken into lines no wider than ``w_px`` (a single too-long token stays whole)."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for tok in _tokens(paragraph):
+            trial = line + tok
+            if line and font.size(trial.rstrip())[0] > w_px:
+                lines.append(line.rstrip())
+                line = tok.lstrip()
+            else:
+                line = trial
+        lines.append(line.rstrip())
+    return lines

@@ -1,0 +1,371 @@
+"""Draw a ``kiosk.view.View`` onto a pygame Surface, and nothing it does not say.
+
+Theory of operation
+-------------------
+``Renderer.render(surface, view, layout)`` is the only drawing entry point.
+``layout`` is the ``kiosk.keypad.KeyLayout`` of the screen (from
+``build_screen_layout``), the same object the app hit-tests, so what is drawn
+is exactly what can be pressed.  The renderer decides nothing: Enter looks
+disabled because ``view.enter_enabled`` is False, the dots are
+``view.entered`` (a count; the View never holds a character), the warning
+colour comes from ``tries_left == 1``.
+
+Redraw only what changed: the renderer remembers the last View and layout.
+The same View again draws nothing and returns ``[]``.  On the entry screen a
+new dot, a pressed key, Enter becoming enabled, a problem or a countdown
+redraws just those boxes and returns their rectangles for
+``pygame.display.update``.  Anything else redraws the whole screen.
+
+Colours are a fixed palette; ``CONTRAST_PAIRS`` lists every text/background
+pair used so a test can compute WCAG contrast (>= 4.5:1) from it.  Type sizes
+are in millimetres of the real panel (large: citizens may be elderly).
+"""
+from __future__ import annotations
+
+import pygame
+
+from kiosk.keypad import CONTROL_KEYS, KeyLayout
+from kiosk.pin import PIN_RULES
+from kiosk.ui.fonts import Fonts
+from kiosk.ui.strings import text
+from kiosk.view import View
+
+PALETTE: dict[str, tuple[int, int, int]] = {
+    "bg": (255, 255, 255),
+    "text": (17, 17, 17),
+    "muted": (70, 70, 70),
+    "accent": (11, 61, 145),  # titles, lang key
+    "warn": (176, 0, 32),  # last try, problems, countdown
+    "key_face": (232, 238, 246),
+    "key_text": (17, 17, 17),
+    "key_border": (60, 72, 90),
+    "edit_face": (255, 243, 204),  # backspace, clear
+    "cancel_face": (252, 226, 226),
+    "cancel_text": (139, 0, 0),
+    "enter_face": (11, 110, 46),
+    "enter_text": (255, 255, 255),
+    "disabled_face": (217, 217, 217),
+    "disabled_text": (77, 77, 77),
+    "pressed_face": (11, 61, 145),
+    "pressed_text": (255, 255, 255),
+    "field_face": (255, 255, 255),
+    "field_border": (17, 17, 17),
+    "dot": (17, 17, 17),
+    "slot": (150, 150, 150),
+    "ok": (11, 110, 46),
+    "target": (200, 0, 0),
+    "target_done": (120, 120, 120),
+    "cleared": (0, 0, 0),
+}
+
+#: Every (text, background) pair drawn; each must reach 4.5:1 (WCAG AA, normal text).
+CONTRAST_PAIRS = (
+    ("text", "bg"), ("muted", "bg"), ("accent", "bg"), ("warn", "bg"), ("ok", "bg"),
+    ("key_text", "key_face"), ("key_text", "edit_face"), ("cancel_text", "cancel_face"),
+    ("enter_text", "enter_face"), ("disabled_text", "disabled_face"), ("pressed_text", "pressed_face"),
+    ("accent", "bg"), ("dot", "field_face"), ("target", "bg"),
+)
+
+# type sizes in mm of the panel: (largest, smallest)
+TITLE_MM = (8.0, 4.0)
+BODY_MM = (6.0, 3.4)
+STATUS_MM = (5.5, 3.0)
+LEGEND_MM = (5.0, 3.2)
+KEY_LABEL_MM = 0.45  # of the key height, at most
+BUTTON_STYLE = {"cancel": ("cancel_face", "cancel_text"), "retry": ("enter_face", "enter_text"),
+                "continue": ("enter_face", "enter_text"), "accept": ("enter_face", "enter_text"),
+                "lang": ("bg", "accent"), "backspace": ("edit_face", "key_text"),
+                "clear": ("edit_face", "key_text")}
+
+
+def _rect(box: tuple[int, int, int, int]) -> pygame.Rect:
+    return pygame.Rect(*box)
+
+
+class Renderer:
+    """Draws Views; remembers the last one so an unchanged screen costs nothing."""
+
+    def __init__(self, fonts: Fonts) -> None:
+        self.fonts = fonts
+        self._last: tuple[View, KeyLayout] | None = None
+
+    def forget(self) -> None:
+        """Draw everything next time (after the surface was cleared or replaced)."""
+        self._last = None
+
+    # -- entry point -------------------------------------------------------
+    def render(self, surface: pygame.Surface, view: View, layout: KeyLayout) -> list[pygame.Rect]:
+        """Draw ``view``; the rectangles that changed (``[]`` when nothing did)."""
+        last, self._last = self._last, (view, layout)
+        if last is not None and last[1] is layout and last[0] == view:
+            return []
+        if (last is not None and last[1] is layout and view.screen == "entry"
+                and _same_frame(last[0], view)):
+            return self._entry_changes(surface, last[0], view, layout)
+        self._full(surface, view, layout)
+        return [surface.get_rect()]
+
+    # -- helpers -----------------------------------------------------------
+    def _px(self, layout: KeyLayout, mm: float) -> int:
+        return max(8, round(mm * layout.px_per_mm_y))
+
+    def _text_box(self, surface: pygame.Surface, layout: KeyLayout, box: pygame.Rect, words: str,
+                  colour: str, sizes_mm: tuple[float, float], *, bold: bool = False,
+                  centre: bool = False, valign: str = "top") -> None:
+        font, lines = self.fonts.fit(words, box.w, box.h, self._px(layout, sizes_mm[0]),
+                                     self._px(layout, sizes_mm[1]), bold)
+        line_h = font.get_linesize()
+        total = line_h * len(lines)
+        y = box.y + {"top": 0, "middle": max(0, (box.h - total) // 2), "bottom": max(0, box.h - total)}[valign]
+        clip = surface.get_clip()
+        surface.set_clip(box)
+        for line in lines:
+            img = font.render(line, True, PALETTE[colour])
+            x = box.x + (box.w - img.get_width()) // 2 if centre else box.x
+            surface.blit(img, (x, y))
+            y += line_h
+        surface.set_clip(clip)
+
+    def _key(self, surface: pygame.Surface, layout: KeyLayout, key, view: View) -> pygame.Rect:
+        rect = pygame.Rect(key.x, key.y, key.w, key.h)
+        if view.pressed_key == key.id:
+            face, ink = "pressed_face", "pressed_text"
+        elif key.id == "enter":
+            face, ink = ("enter_face", "enter_text") if view.enter_enabled else ("disabled_face", "disabled_text")
+        else:
+            face, ink = BUTTON_STYLE.get(key.id, ("key_face", "key_text"))
+        radius = max(4, min(rect.w, rect.h) // 8)
+        surface.fill(PALETTE["bg"], rect)
+        pygame.draw.rect(surface, PALETTE[face], rect, border_radius=radius)
+        pygame.draw.rect(surface, PALETTE["key_border"] if face != "bg" else PALETTE["accent"], rect,
+                         width=max(2, rect.h // 30), border_radius=radius)
+        special = f"key_{view.screen}_{key.id}"  # e.g. "retry" reads やり直す on the calibration result
+        label = (key.label if len(key.id) == 1
+                 else text(view.lang, special if special in _keys(view.lang) else f"key_{key.id}"))
+        max_px = round(rect.h * (0.55 if len(key.id) == 1 else KEY_LABEL_MM))
+        inner = rect.inflate(-max(6, rect.w // 10), -max(4, rect.h // 10))
+        font, lines = self.fonts.fit(label, inner.w, inner.h, max_px, 10, bold=True, one_line=True)
+        line_h = font.get_linesize()
+        y = rect.y + (rect.h - line_h * len(lines)) // 2
+        for line in lines:
+            img = font.render(line, True, PALETTE[ink])
+            surface.blit(img, (rect.x + (rect.w - img.get_width()) // 2, y))
+            y += line_h
+        return rect
+
+    # -- whole screens -----------------------------------------------------
+    def _full(self, surface: pygame.Surface, view: View, layout: KeyLayout) -> None:
+        surface.fill(PALETTE["bg"])
+        if view.screen == "entry":
+            self._entry_static(surface, view, layout)
+            self._field(surface, view, layout)
+            self._status(surface, view, layout)
+            for key in layout.keys:
+                self._key(surface, layout, key, view)
+        elif view.screen in ("calibration", "drift_check", "calibration_result"):
+            self._targets(surface, view, layout)
+        else:
+            self._message(surface, view, layout)
+        for key in layout.keys if view.screen != "entry" else ():
+            self._key(surface, layout, key, view)
+
+    def _entry_static(self, surface: pygame.Surface, view: View, layout: KeyLayout) -> None:
+        assert view.pin_type is not None
+        lang = view.lang
+        name = text(lang, f"name_{view.pin_type.value}")
+        which = f"entry_change_{view.step}" if view.action == "change" and view.step else "entry_verify"
+        self._text_box(surface, layout, _rect(layout.regions["title"]), text(lang, which, name=name),
+                       "accent", TITLE_MM, bold=True, valign="middle")
+        rule = PIN_RULES[view.pin_type]
+        legend = text(lang, f"legend_{rule.keypad}")
+        length = (text(lang, "length_fixed", min=rule.min_len) if rule.min_len == rule.max_len
+                  else text(lang, "length_range", min=rule.min_len, max=rule.max_len))
+        self._text_box(surface, layout, _rect(layout.regions["legend"]),
+                       text(lang, "legend_with_length", legend=legend, length=length),
+                       "text", LEGEND_MM, valign="middle")
+
+    def _field(self, surface: pygame.Surface, view: View, layout: KeyLayout) -> pygame.Rect:
+        """The masked field: one dot per typed character, empty rings for the ones still needed."""
+        box = _rect(layout.regions["field"])
+        surface.fill(PALETTE["bg"], box)
+        assert view.pin_type is not None
+        rule = PIN_RULES[view.pin_type]
+        slots = max(rule.min_len, min(view.entered + (view.entered < rule.max_len), rule.max_len))
+        slots = max(slots, view.entered)
+        inner = box.inflate(-8, -8)
+        pitch = min(inner.h * 0.75, (inner.w - inner.h * 0.3) / max(slots, 1))
+        radius = max(3, int(pitch * 0.32))
+        field = pygame.Rect(inner.x, inner.y, min(inner.w, int(pitch * slots + inner.h * 0.3)), inner.h)
+        pygame.draw.rect(surface, PALETTE["field_face"], field, border_radius=6)
+        pygame.draw.rect(surface, PALETTE["field_border"], field, width=3, border_radius=6)
+        cx0 = field.x + inner.h * 0.15 + pitch / 2
+        cy = field.centery
+        for i in range(slots):
+            centre = (round(cx0 + i * pitch), cy)
+            if i < view.entered:
+                pygame.draw.circle(surface, PALETTE["dot"], centre, radius)
+            else:
+                pygame.draw.circle(surface, PALETTE["slot"], centre, radius, width=2)
+        return box
+
+    def _status(self, surface: pygame.Surface, view: View, layout: KeyLayout) -> pygame.Rect:
+        box = _rect(layout.regions["status"])
+        surface.fill(PALETTE["bg"], box)
+        lang = view.lang
+        lines, colour = [], "text"
+        if view.problem:
+            lines.append(text(lang, f"problem_{view.problem}") if f"problem_{view.problem}" in _keys(lang)
+                         else view.problem)
+            colour = "warn"
+        if view.tries_left is not None:
+            lines.append(text(lang, "tries_left", n=view.tries_left))
+            if view.tries_left <= 1:
+                colour = "warn"
+        if view.seconds_left is not None:
+            lines.append(text(lang, "seconds_left", n=view.seconds_left))
+            colour = "warn"
+        if lines:
+            self._text_box(surface, layout, box, "\n".join(lines), colour, STATUS_MM, valign="middle")
+        return box
+
+    def _entry_changes(self, surface: pygame.Surface, old: View, new: View, layout: KeyLayout) -> list[pygame.Rect]:
+        dirty: list[pygame.Rect] = []
+        if old.entered != new.entered:
+            dirty.append(self._field(surface, new, layout))
+        if (old.problem, old.tries_left, old.seconds_left) != (new.problem, new.tries_left, new.seconds_left):
+            dirty.append(self._status(surface, new, layout))
+        keys = {old.pressed_key, new.pressed_key} if old.pressed_key != new.pressed_key else set()
+        if old.enter_enabled != new.enter_enabled:
+            keys.add("enter")
+        for key in layout.keys:
+            if key.id in keys:
+                dirty.append(self._key(surface, layout, key, new))
+        return dirty
+
+    def _message(self, surface: pygame.Surface, view: View, layout: KeyLayout) -> None:
+        lang, screen = view.lang, view.screen
+        box = _rect(layout.regions["message"])
+        title_key = f"{screen}_title"
+        if screen == "result_ok" and view.action == "change":
+            title_key = "result_ok_changed_title"
+        body = text(lang, f"{screen}_body", n=view.tries_left if view.tries_left is not None else "-")
+        if screen == "fault" and view.fault:
+            known = f"fault_{view.fault}" in _keys(lang)
+            detail = text(lang, f"fault_{view.fault}") if known else text(lang, "fault_other", code=view.fault)
+            body = f"{detail}\n{body}"
+        colour = {"last_try_warning": "warn", "wrong_pin": "warn", "locked": "warn",
+                  "fault": "warn", "result_ok": "ok"}.get(screen, "accent")
+        pad = self._px(layout, 3.0)
+        inner = box.inflate(-2 * pad, -pad)
+        title_h = int(inner.h * 0.38)
+        self._text_box(surface, layout, pygame.Rect(inner.x, inner.y, inner.w, title_h), text(lang, title_key),
+                       colour, (TITLE_MM[0] * 1.25, TITLE_MM[1]), bold=True, centre=True, valign="bottom")
+        foot = self._px(layout, 8.0) if view.seconds_left is not None else 0
+        body_box = pygame.Rect(inner.x, inner.y + title_h + pad, inner.w, inner.h - title_h - pad - foot)
+        self._text_box(surface, layout, body_box, body, "text", BODY_MM, centre=True)
+        if foot:
+            self._text_box(surface, layout, pygame.Rect(inner.x, inner.bottom - foot, inner.w, foot),
+                           text(lang, "seconds_left", n=view.seconds_left), "warn", BODY_MM, centre=True)
+
+    def _targets(self, surface: pygame.Surface, view: View, layout: KeyLayout) -> None:
+        """Calibration and drift-check targets; the result screen shows a residual map instead."""
+        lang, t = view.lang, view.targets
+        if view.screen == "calibration_result":
+            self._residual_map(surface, view, layout)
+            return
+        arm = self._px(layout, 6.0)
+        w, h = surface.get_size()
+        pts = t.targets_px if t is not None else ()
+        # words go in the widest horizontal band between target rows, so they never hide a target
+        edges = sorted({0, h, *(y for _, y in pts)})
+        top, bottom = max(zip(edges, edges[1:]), key=lambda ab: ab[1] - ab[0])
+        band = pygame.Rect(w // 10, top + arm + 4, w * 8 // 10, max(10, bottom - top - 2 * arm - 8))
+        title_h = band.h * 2 // 5
+        self._text_box(surface, layout, pygame.Rect(band.x, band.y, band.w, title_h),
+                       text(lang, f"{view.screen}_title"), "accent", (TITLE_MM[0] * 0.8, TITLE_MM[1]),
+                       bold=True, centre=True, valign="bottom")
+        if t is None:
+            return
+        i = (t.current or 0) + 1
+        body = text(lang, "targets_validate_body" if t.phase == "validate" else "targets_body", i=i, n=len(pts))
+        if t.message:
+            key = f"message_{t.message}"
+            body += "\n" + (text(lang, key) if key in _keys(lang) else t.message)
+        self._text_box(surface, layout, pygame.Rect(band.x, band.y + title_h, band.w, band.h - title_h),
+                       body, "warn" if t.message else "text", BODY_MM, centre=True)
+        for idx, (x, y) in enumerate(pts):
+            current = idx == t.current
+            ink = PALETTE["target"] if current else PALETTE["target_done"]
+            a = arm if current else arm * 2 // 3
+            pygame.draw.line(surface, ink, (x - a, y), (x + a, y), 3 if current else 2)
+            pygame.draw.line(surface, ink, (x, y - a), (x, y + a), 3 if current else 2)
+            pygame.draw.circle(surface, ink, (x, y), a * 2 // 3, 2)
+
+    def _residual_map(self, surface: pygame.Surface, view: View, layout: KeyLayout) -> None:
+        """Summary on the left; on the right the screen in miniature with each target's error."""
+        lang, t = view.lang, view.targets
+        box = _rect(layout.regions["message"])
+        left = pygame.Rect(box.x, box.y, box.w * 2 // 5, box.h)
+        self._text_box(surface, layout, pygame.Rect(left.x, left.y, left.w, left.h * 2 // 5),
+                       text(lang, "calibration_result_title"), "accent", TITLE_MM, bold=True, valign="bottom")
+        if t is None:
+            return
+        rms = "-" if t.rms_mm is None else f"{t.rms_mm:.1f}"
+        mx = "-" if t.max_mm is None else f"{t.max_mm:.1f}"
+        body = text(lang, "calibration_result_body", rms=rms, max=mx)
+        if t.passed is not None:
+            body += "\n" + text(lang, "calibration_passed" if t.passed else "calibration_failed")
+        if t.message:
+            key = f"message_{t.message}"
+            body += "\n" + (text(lang, key) if key in _keys(lang) else t.message)
+        colour = "ok" if t.passed else ("warn" if t.passed is False else "text")
+        self._text_box(surface, layout, pygame.Rect(left.x, left.y + left.h * 2 // 5 + 8, left.w,
+                                                    left.h * 3 // 5 - 8), body, colour, BODY_MM)
+        sw, sh = surface.get_size()
+        area = pygame.Rect(left.right + 12, box.y, box.right - left.right - 12, box.h)
+        scale = min(area.w / sw, area.h / sh)
+        mini = pygame.Rect(0, 0, round(sw * scale), round(sh * scale))
+        mini.center = area.center
+        pygame.draw.rect(surface, PALETTE["key_border"], mini, width=2)
+        small = self.fonts.get(self._px(layout, 3.2), bold=True)
+        worst = max((r for r in t.residuals_mm if r is not None), default=None)
+        for idx, (x, y) in enumerate(t.targets_px):
+            cx, cy = mini.x + round(x * scale), mini.y + round(y * scale)
+            pygame.draw.line(surface, PALETTE["target_done"], (cx - 6, cy), (cx + 6, cy), 2)
+            pygame.draw.line(surface, PALETTE["target_done"], (cx, cy - 6), (cx, cy + 6), 2)
+            res = t.residuals_mm[idx] if idx < len(t.residuals_mm) else None
+            if res is None:
+                continue
+            bad = t.passed is False and worst is not None and res >= worst - 1e-9
+            ink = PALETTE["warn"] if bad else PALETTE["ok"]
+            # radius: the error itself, magnified 4x on the miniature so a millimetre is visible
+            pygame.draw.circle(surface, ink, (cx, cy), max(3, round(res * layout.px_per_mm_x * scale * 4)), 3)
+            label = small.render(f"{res:.1f}", True, ink)
+            lx = min(max(mini.x + 2, cx + 8), mini.right - label.get_width() - 2)
+            ly = min(max(mini.y + 2, cy + 4), mini.bottom - label.get_height() - 2)
+            surface.blit(label, (lx, ly))
+
+
+def _keys(lang: str) -> dict[str, str]:
+    from kiosk.ui.strings import STRINGS
+    return STRINGS[lang]
+
+
+def _same_frame(a: View, b: View) -> bool:
+    """Two entry Views that differ only in what the entry-change path redraws."""
+    return (a.screen, a.lang, a.pin_type, a.action, a.step) == (b.screen, b.lang, b.pin_type, b.action, b.step)
+
+
+def contrast_ratio(fg: tuple[int, int, int], bg: tuple[int, int, int]) -> float:
+    """WCAG 2 contrast ratio of two sRGB colours."""
+    def lum(c: tuple[int, int, int]) -> float:
+        def ch(v: int) -> float:
+            s = v / 255
+            return s / 12.92 if s <= 0.04045 else ((s + 0.055) / 1.055) ** 2.4
+        r, g, b = (ch(v) for v in c)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    hi, lo = sorted((lum(fg), lum(bg)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+__all__ = ["Renderer", "PALETTE", "CONTRAST_PAIRS", "contrast_ratio", "CONTROL_KEYS"]

@@ -1,0 +1,238 @@
+"""The kiosk screen drawn for real with SDL's dummy driver: pixels, words, dirty rects, display set-up."""
+from __future__ import annotations
+
+import dataclasses
+import re
+import string
+
+import pytest
+
+from support_screen import KEYPAD, LANDSCAPE, PORTRAIT, dummy_sdl
+
+dummy_sdl()
+import pygame  # noqa: E402
+
+from kiosk.commands.screens import sample_views  # noqa: E402
+from kiosk.keypad import SCREEN_BUTTONS, build_layout, build_screen_layout  # noqa: E402
+from kiosk.pin import PinType  # noqa: E402
+from kiosk.ui.fonts import FontError, Fonts  # noqa: E402
+from kiosk.ui.render import CONTRAST_PAIRS, PALETTE, Renderer, contrast_ratio  # noqa: E402
+from kiosk.ui.strings import EN, JA, STRINGS  # noqa: E402
+from kiosk.view import SCREENS, View  # noqa: E402
+
+FONT = LANDSCAPE.font_path
+
+
+@pytest.fixture(scope="module")
+def fonts():
+    pygame.font.init()
+    return Fonts(FONT)
+
+
+def surface_for(screen):
+    return pygame.Surface((screen.width_px, screen.height_px))
+
+
+# -- words ----------------------------------------------------------------
+
+def test_both_languages_have_the_same_keys_and_placeholders():
+    assert JA.keys() == EN.keys()
+    fields = lambda s: sorted(f for _, f, _, _ in string.Formatter().parse(s) if f)  # noqa: E731
+    for key in JA:
+        assert fields(JA[key]) == fields(EN[key]), key
+
+
+def test_every_screen_and_button_has_words_in_both_languages():
+    for table in STRINGS.values():
+        for screen in SCREENS:
+            if screen in ("entry", "calibration", "drift_check", "calibration_result"):
+                assert f"{screen}_title" in table or screen == "entry"
+            else:
+                assert f"{screen}_title" in table and f"{screen}_body" in table, screen
+        for buttons in SCREEN_BUTTONS.values():
+            for b in buttons:
+                assert f"key_{b}" in table
+        for t in PinType:
+            assert f"name_{t.value}" in table
+
+
+def test_the_legend_says_what_may_be_typed_in_plain_words():
+    assert JA["legend_alnum"] == "使える文字：数字0〜9と英大文字A〜Z（記号・小文字は使えません）"
+    assert "記号" in JA["legend_digits"] and "symbols" in EN["legend_alnum"]
+    assert JA["length_fixed"].format(min=4) == "4桁" and JA["length_range"].format(min=6, max=16) == "6〜16桁"
+    assert JA["session_ended_title"] == "画面を終了しました"
+
+
+def test_palette_contrast_is_at_least_4_5_to_1():
+    for fg, bg in CONTRAST_PAIRS:
+        assert contrast_ratio(PALETTE[fg], PALETTE[bg]) >= 4.5, (fg, bg)
+    assert contrast_ratio((119, 119, 119), (255, 255, 255)) < 4.5  # the check can fail: #777 on white
+
+
+# -- fonts ------------------------------------------------------------------
+
+def test_missing_font_and_font_without_japanese_are_one_line_errors(tmp_path):
+    with pytest.raises(FontError) as exc:
+        Fonts(tmp_path / "nope.ttc")
+    assert "screen.font_path" in str(exc.value) and "fonts-noto-cjk" in str(exc.value)
+    latin = pygame.font.get_default_font()  # pygame's bundled freesansbold: no kanji
+    import os
+    path = os.path.join(os.path.dirname(pygame.__file__), latin)
+    with pytest.raises(FontError, match="no Japanese glyphs"):
+        Fonts(path)
+    bad = tmp_path / "bad.ttf"
+    bad.write_bytes(b"not a font")
+    with pytest.raises(FontError, match="not a usable font"):
+        Fonts(bad)
+
+
+# -- drawing ----------------------------------------------------------------
+
+def draw(fonts, screen, view, layout=None):
+    layout = layout or build_screen_layout(view.screen, view.pin_type, screen, KEYPAD, view.lang)
+    surf = surface_for(screen)
+    Renderer(fonts).render(surf, view, layout)
+    return surf, layout
+
+
+@pytest.mark.parametrize("screen", [LANDSCAPE, PORTRAIT], ids=["800x480", "720x1280"])
+def test_every_sample_screen_draws_in_both_languages_with_words_on_it(fonts, screen):
+    names = set()
+    for name, view in sample_views(screen.width_px, screen.height_px):
+        names.add(view.screen)
+        for lang in ("ja", "en"):
+            surf, _ = draw(fonts, screen, dataclasses.replace(view, lang=lang))
+            ink = pygame.mask.from_threshold(surf, PALETTE["bg"], (1, 1, 1, 255))
+            ink.invert()
+            assert ink.count() > 2000, (name, lang)  # something legible is drawn, not a blank screen
+    assert names == set(SCREENS)
+
+
+def dot_runs(surf, layout) -> int:
+    """Runs of the dot colour along the middle row of the field (the field's frame adds 2)."""
+    x, y, w, h = layout.regions["field"]
+    cy = y + h // 2
+    runs, inside = 0, False
+    for px in range(x, x + w):
+        dark = tuple(surf.get_at((px, cy)))[:3] == PALETTE["dot"]
+        runs += dark and not inside
+        inside = dark
+    return runs - 2
+
+
+@pytest.mark.parametrize("pin_type,max_len", [(PinType.USER_AUTH, 4), (PinType.SIGNATURE, 16)])
+def test_masked_field_shows_one_dot_per_character_and_nothing_else(fonts, pin_type, max_len):
+    layout = build_layout(pin_type, LANDSCAPE, KEYPAD)
+    for n in range(0, max_len + 1):
+        surf, _ = draw(fonts, LANDSCAPE, View("entry", pin_type=pin_type, entered=n), layout)
+        assert dot_runs(surf, layout) == n
+
+
+def test_field_pixels_depend_only_on_the_count(fonts):
+    """Whatever key was pressed last, the field looks the same: no character, not even for a moment."""
+    layout = build_layout(PinType.SIGNATURE, LANDSCAPE, KEYPAD)
+    field = pygame.Rect(*layout.regions["field"])
+    images = set()
+    for key in ("A", "7", "Z", None):
+        surf, _ = draw(fonts, LANDSCAPE, View("entry", pin_type=PinType.SIGNATURE, entered=5,
+                                              pressed_key=key), layout)
+        images.add(pygame.image.tobytes(surf.subsurface(field), "RGB"))
+    assert len(images) == 1
+
+
+def key_face(surf, key):
+    return tuple(surf.get_at((key.x + key.w // 2, key.y + max(8, key.h // 8))))[:3]
+
+
+def test_enter_looks_disabled_until_the_view_enables_it_and_pressed_key_is_highlighted(fonts):
+    layout = build_layout(PinType.USER_AUTH, LANDSCAPE, KEYPAD)
+    off, _ = draw(fonts, LANDSCAPE, View("entry", pin_type=PinType.USER_AUTH, entered=3), layout)
+    on, _ = draw(fonts, LANDSCAPE, View("entry", pin_type=PinType.USER_AUTH, entered=4, enter_enabled=True,
+                                        pressed_key="5"), layout)
+    assert key_face(off, layout.key("enter")) == PALETTE["disabled_face"]
+    assert key_face(on, layout.key("enter")) == PALETTE["enter_face"]
+    assert key_face(on, layout.key("5")) == PALETTE["pressed_face"]
+    assert key_face(off, layout.key("5")) == PALETTE["key_face"]
+
+
+def test_only_what_changed_is_redrawn(fonts):
+    layout = build_layout(PinType.USER_AUTH, LANDSCAPE, KEYPAD)
+    surf = surface_for(LANDSCAPE)
+    r = Renderer(fonts)
+    base = View("entry", pin_type=PinType.USER_AUTH, tries_left=3)
+    assert r.render(surf, base, layout) == [surf.get_rect()]
+    assert r.render(surf, base, layout) == []  # idle redraw costs nothing
+    pressed = dataclasses.replace(base, pressed_key="5")
+    assert r.render(surf, pressed, layout) == [pygame.Rect(*layout.regions["field"])][:0] + [
+        pygame.Rect(k.x, k.y, k.w, k.h) for k in layout.keys if k.id == "5"]
+    typed = dataclasses.replace(base, entered=1)
+    dirty = r.render(surf, typed, layout)
+    assert pygame.Rect(*layout.regions["field"]) in dirty and len(dirty) == 2  # field + the 5 released
+    full = r.render(surf, View("verifying", lang="ja"), build_screen_layout("verifying", None, LANDSCAPE, KEYPAD))
+    assert full == [surf.get_rect()]
+    # a partial redraw ends with the same pixels as a full one
+    surf2, _ = draw(fonts, LANDSCAPE, typed, layout)
+    r2 = Renderer(fonts)
+    r2.render(surf, base, layout)
+    r2.render(surf, typed, layout)
+    assert pygame.image.tobytes(surf, "RGB") == pygame.image.tobytes(surf2, "RGB")
+
+
+def test_language_key_switches_every_word(fonts):
+    ja, layout = draw(fonts, LANDSCAPE, View("idle", lang="ja"))
+    en, _ = draw(fonts, LANDSCAPE, View("idle", lang="en"), layout)
+    lang = layout.key("lang")
+    box = pygame.Rect(lang.x, lang.y, lang.w, lang.h)
+    assert pygame.image.tobytes(ja.subsurface(box), "RGB") != pygame.image.tobytes(en.subsurface(box), "RGB")
+
+
+# -- display ----------------------------------------------------------------
+
+def test_display_hides_cursor_and_blocks_sdl_pointer_events_unless_mouse():
+    from kiosk.ui.display import Display
+    import os
+    kiosk = dataclasses.replace(LANDSCAPE, fullscreen=False)
+    d = Display(kiosk, "evdev:/dev/kiosk-touch")
+    try:
+        assert os.environ["SDL_NO_SIGNAL_HANDLERS"] == "1"
+        assert pygame.mouse.get_visible() is False
+        assert pygame.event.get_blocked(pygame.MOUSEBUTTONDOWN) and pygame.event.get_blocked(pygame.FINGERDOWN)
+        view = View("idle")
+        layout = build_screen_layout("idle", None, kiosk, KEYPAD)
+        assert d.show(view, layout) == [d.surface.get_rect()]
+        assert d.show(view, layout) == []
+        d.clear()
+        assert tuple(d.surface.get_at((400, 240)))[:3] == PALETTE["cleared"]
+    finally:
+        d.close()
+    d = Display(kiosk, "mouse")
+    try:
+        assert pygame.mouse.get_visible() is True
+        assert not pygame.event.get_blocked(pygame.MOUSEBUTTONDOWN)
+    finally:
+        d.close()
+
+
+def test_sdl_installs_no_signal_handler_of_its_own(tmp_path):
+    """SIGTERM after the display is open still reaches Python (SDL would swallow it into SDL_QUIT)."""
+    import subprocess
+    import sys
+    code = (
+        "import os, signal, time, sys\n"
+        "sys.path.insert(0, 'tests')\n"
+        "from support_screen import LANDSCAPE\n"
+        "from kiosk.ui.display import Display\n"
+        "d = Display(LANDSCAPE, 'evdev:/dev/x')\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n"
+        "time.sleep(1)\n"
+        "print('SDL swallowed SIGTERM')\n")
+    root = __import__("pathlib").Path(__file__).resolve().parent.parent
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=30)
+    assert r.returncode == -15, (r.returncode, r.stdout, r.stderr)
+
+
+def test_no_string_can_show_a_pin():
+    """The words never carry a placeholder a PIN could be formatted into."""
+    for table in STRINGS.values():
+        for key, value in table.items():
+            assert not re.search(r"\{(pin|value|chars?)\}", value), key
