@@ -51,6 +51,7 @@ class TouchSource:
         self.present = False
         self.absent_reason = "not opened yet"
         self.finished = False  # a recording or capture that has been read to its end
+        self.losses = 0        # times the device went away after being read (for metrics and tools)
 
     def fileno(self) -> int | None:
         return None
@@ -158,6 +159,7 @@ class FdSource(TouchSource):
 
     def _lost(self, now_s: float, reason: str, out: list[Contact], retry: bool = True) -> None:
         """The device went away: cancel the touch in progress and become absent."""
+        self.losses += 1
         out.extend(self.pipeline.cancel(now_s))
         self._close_fd()
         if retry:
