@@ -34,8 +34,34 @@ if str(ROOT) not in sys.path:
 from kiosk import frames  # noqa: E402
 from kiosk.protocol import Acked, Link, Received, Role  # noqa: E402
 
-#: A PIN the tests type/feed; it must never appear on the wire.
-KNOWN_PIN = "4821"
+#: PINs that exist in the kiosk-side process; they must never appear on the wire.
+KNOWN_PIN = "4821"  # a 4-digit PIN: may occur by chance inside hex ids, CRCs and times
+KNOWN_SIGNATURE_PIN = "K7QX2P9M"  # cannot occur by chance: letters outside hex, uppercase
+#: Envelope fields made of random hex, counters and clock digits.
+_NUMERIC_ENVELOPE = ("boot", "seq", "ts", "ack", "ack_boot")
+
+
+def pin_leaks(transcript: bytes) -> list[str]:
+    """Every place in a link transcript where a known PIN shows up.
+
+    The signature PIN is searched in the raw bytes.  The 4-digit PIN is
+    searched in every field of every frame except the envelope's random and
+    clock digits, and in every line that is not a frame at all.
+    """
+    leaks = []
+    if KNOWN_SIGNATURE_PIN.encode() in transcript:
+        leaks.append("signature PIN in raw bytes")
+    for line in transcript.split(b"\n"):
+        try:
+            frame = frames.decode_line(line)
+        except frames.FrameError:
+            if KNOWN_PIN.encode() in line:
+                leaks.append(f"PIN in a non-frame line {line[:60]!r}")
+            continue
+        for key, value in frame.items():
+            if key not in _NUMERIC_ENVELOPE and KNOWN_PIN in str(value):
+                leaks.append(f"PIN in field {key} of {frame['type']}")
+    return leaks
 
 
 def open_pty() -> tuple[int, str]:
@@ -243,8 +269,12 @@ def _kiosk_main(argv: list[str]) -> int:
     link = ConsoleLink(cfg, state)
     # A PIN exists in this process, as in the real kiosk; a careless caller tries to send it.
     pin = Pin.from_text(KNOWN_PIN)
+    sig = Pin.from_text(KNOWN_SIGNATURE_PIN)
     link.send("pin.result", time.monotonic(), pin_type="user_auth", action="verify", result="ok",
               tries_left=3, pin=str(pin), keys=KNOWN_PIN, key_id=7)
+    link.send("pin.result", time.monotonic(), pin_type="signature", action="verify", result="wrong",
+              tries_left=4, typed=KNOWN_SIGNATURE_PIN, pin=repr(sig))
+    link.send("session.ended", time.monotonic(), reason="logout", cleared=True, last_pin=KNOWN_PIN)
     link.send_status(time.monotonic(), state="idle", reader=True, card=False, touch=True)
     print(f"ready {link.boot} next={nxt}", flush=True)
     fd_progress = os.open(progress, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
