@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "card": ("kiosk.commands.card", "card reader and My Number card status (tries left; spends no try)"),
     "simcard": ("kiosk.commands.simcard", "plug the virtual My Number card into pcscd through vpcd (tests, demo)"),
     "audit": ("kiosk.commands.audit", "verify or show the tamper-evident audit trail"),
+    "console": ("kiosk.commands.console", "reference staff console: watch and drive a kiosk over its serial line"),
 }
 
 log = logging.getLogger("pin_kiosk.cli")
