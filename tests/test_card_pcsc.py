@@ -6,6 +6,7 @@ no card, no reader, pcscd stopped and restarted, hot-plug seen within 0.5 s,
 byte in pcscd's or the card's output.
 """
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -53,7 +54,8 @@ def pin(pin_type, good=True):
     return Pin.from_text(PINS[pin_type] if good else WRONG[pin_type])
 
 
-def test_counters_verify_and_change_on_every_pin(card):
+def test_counters_verify_and_change_on_every_pin(card, caplog):
+    caplog.set_level(logging.DEBUG, logger="pin_kiosk")
     b = PcscBackend()
     for t in PinType:
         max_tries = 5 if t is SIG else 3
@@ -69,6 +71,9 @@ def test_counters_verify_and_change_on_every_pin(card):
     assert b.change(CI, pin(CI), Pin.from_text("3377")) == CardResult("ok", 3)
     assert b.verify(CI, Pin.from_text("3377")).ok
     b.close()
+    ours = "\n".join(r.getMessage() for r in caplog.records).encode()
+    assert b"verify user_auth: ok" in ours  # our own log is there, and holds no PIN
+    assert not any(pin_in_logs(secret, ours) for secret in SECRETS)
 
 
 def test_last_try_then_blocked_then_nothing_is_sent(card):
@@ -96,11 +101,11 @@ def test_no_card_no_reader_not_mynumber(stack):
     nobody.close()
 
 
-def wait_event(worker, kind, timeout_s=3.0, request_id=None):
+def wait_event(worker, kind, timeout_s=3.0, request_id=None, seen=None):
     import select
 
     deadline = time.monotonic() + timeout_s
-    seen = []
+    seen = [] if seen is None else seen
     while time.monotonic() < deadline:
         if select.select([worker], [], [], max(0.0, deadline - time.monotonic()))[0]:
             for event in worker.drain():
@@ -154,8 +159,13 @@ def test_pcscd_stopped_and_restarted(card):
     worker = CardWorker(PcscBackend())
     try:
         wait_event(worker, "card_inserted")
-        card.stop_pcscd()  # the reader (and the card in it) vanish with the daemon
-        wait_event(worker, "pcscd_down")
+        worker.drain()
+        card.stop_pcscd()  # the readers (and the card in one) vanish with the daemon
+        seen = []
+        wait_event(worker, "pcscd_down", seen=seen)
+        assert [(e.kind, e.reader) for e in seen] == [
+            ("card_removed", READER_0), ("reader_removed", READER_0), ("reader_removed", READER_1),
+            ("pcscd_down", None)]
         rid = worker.submit("tries_left", UA)
         assert wait_event(worker, "result", 2.0, rid)[0].result == CardResult("no_pcscd")
         card.start_pcscd()

@@ -209,3 +209,30 @@ def test_worker_rejects_bad_submissions():
         worker.close()
     with pytest.raises(RuntimeError):
         worker.submit("tries_left", UA)
+
+
+class ForeignCard(VirtualCard):
+    """Another ISO 7816 card (a bank card, say): it has none of the My Number applets."""
+
+    def process(self, apdu):
+        return bytes.fromhex("6A82")
+
+
+def test_a_card_without_the_jpki_applet_is_not_mynumber():
+    b = SimBackend(ForeignCard.with_pins(PINS))
+    for t in PinType:
+        assert b.tries_left(t) == CardResult("not_mynumber")
+    assert b.verify(UA, Pin.from_text("1234")) == CardResult("not_mynumber")
+
+
+def test_status_report_names_the_reason():
+    from kiosk.commands.card import MESSAGES, status_report
+
+    report = status_report(SimBackend(ForeignCard.with_pins(PINS)))
+    assert (report["card"], report["state"]) == ("present", "not_mynumber")
+    assert "not a My Number card" in MESSAGES[report["state"]]
+    b = SimBackend(VirtualCard.with_pins(PINS, {SIG: 0}))
+    assert status_report(b)["pins"]["signature"] == {"tries_left": 0}
+    b.remove()
+    assert status_report(b) == {"reader": SIM_READER, "card": "absent", "state": "no_card",
+                                "pins": {str(t): {"tries_left": None} for t in PinType}}
