@@ -44,7 +44,7 @@ def main() -> int:
     with AuditTrail(d1) as trail:
         for i in range(300):
             t0 = time.perf_counter()
-            trail.record("pin_result", session=f"s{i}", pin_type="user_auth", action="verify",
+            trail.record("pin.result", session=f"s{i}", pin_type="user_auth", action="verify",
                          result="ok", tries_left=3)
             times.append(time.perf_counter() - t0)
     print(f"audit record append (fsync each): median {statistics.median(times) * 1e3:.2f} ms, "
@@ -55,11 +55,11 @@ def main() -> int:
     d2.mkdir()
     from kiosk.audit import GENESIS, check_fields, render_record, utc_iso
     prev, lines = GENESIS, []
-    fields = check_fields("pin_result", {"session": "s1", "pin_type": "signature", "action": "verify",
+    fields = check_fields("pin.result", {"session": "s1", "pin_type": "signature", "action": "verify",
                                          "result": "wrong", "tries_left": 4})
     import json
     for i in range(1, args.records + 1):
-        line = render_record(i, utc_iso(1.79e9 + i), "pin_result", fields, prev)
+        line = render_record(i, utc_iso(1.79e9 + i), "pin.result", fields, prev)
         prev = json.loads(line)["hash"]
         lines.append(line)
     (d2 / AUDIT_FILE).write_text("\n".join(lines) + "\n")

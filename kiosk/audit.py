@@ -27,7 +27,7 @@ whitelist to what it reads.
 *Power cuts.*  A line without its newline is the record being written when
 the power went.  ``verify_chain`` reports it (the file is not whole), and
 ``AuditTrail`` at start moves it to ``audit.quarantine`` (base64, with the
-head it followed), cuts it off, and records an ``audit_quarantined`` record,
+head it followed), cuts it off, and records an ``audit.quarantined`` record,
 so the trail goes on from a whole chain and nothing is silently lost.
 
 One process writes the trail: ``AuditTrail`` holds an exclusive ``flock`` on
@@ -139,36 +139,42 @@ _SESSION = Field("ident", max_len=64)
 _MM = Field("float", lo=0, hi=1000)
 _OPT_SHA = Field("sha256", optional=True)
 
-#: kind -> {field: Field}.  Nothing outside this table can reach the file.
+_OPT_INT = Field("int", lo=0, hi=10_000, optional=True)
+
+#: kind -> {field: Field}.  Nothing outside this table can reach the file.  The names
+#: are the ones ``kiosk.session`` puts in its ``ToAudit`` effects, so the app can write
+#: ``trail.record(effect.kind, **effect.fields)``.
 KINDS: dict[str, dict[str, Field]] = {
     "boot": {"version": Field("ident"), "terminal": Field("ident"), "boot": Field("ident")},
     "shutdown": {"reason": Field("ident")},
-    "config_loaded": {"source": Field("text", max_len=512), "sha256": Field("sha256")},
-    "session_started": {"session": _SESSION, "pin_type": _choice(*PIN_TYPES),
-                        "action": _choice("verify", "change"),
-                        "operator": Field("ident", optional=True)},
-    "session_ended": {"session": _SESSION, "reason": _choice(*END_REASONS), "cleared": Field("bool")},
+    "config.loaded": {"source": Field("text", max_len=512), "sha256": Field("sha256")},
+    "session.start": {"session": _SESSION, "operator": Field("ident", optional=True),
+                      "pin_type": _choice(*PIN_TYPES, optional=True),
+                      "action": _choice("verify", "change", optional=True)},
+    "session.end": {"session": _SESSION, "reason": _choice(*END_REASONS), "cleared": Field("bool", optional=True)},
     # the outcome only: no PIN, no length, no key positions, no timing finer than the record
-    "pin_result": {"session": _SESSION, "pin_type": _choice(*PIN_TYPES),
+    "pin.result": {"session": Field("ident", max_len=64, optional=True), "pin_type": _choice(*PIN_TYPES),
                    "action": _choice("verify", "change"), "result": _choice(*PIN_RESULTS),
                    "tries_left": Field("int", lo=0, hi=15, optional=True)},
-    "card_inserted": {"reader": Field("text", max_len=128)},
-    "card_removed": {"reader": Field("text", max_len=128)},
-    "reader_present": {"reader": Field("text", max_len=128), "present": Field("bool")},
-    "touch_present": {"device": Field("text", max_len=256), "present": Field("bool")},
-    "calibration": {"technician": _TECH, "outcome": _choice("accepted", "rejected", "timeout"),
-                    "residual_rms_mm": Field("float", lo=0, hi=1000, optional=True),
-                    "residual_max_mm": Field("float", lo=0, hi=1000, optional=True),
+    "card.inserted": {"reader": Field("text", max_len=128)},
+    "card.removed": {"reader": Field("text", max_len=128)},
+    "reader.present": {"reader": Field("text", max_len=128), "present": Field("bool")},
+    "touch.present": {"device": Field("text", max_len=256), "present": Field("bool")},
+    "calibration": {"technician": _TECH, "outcome": _choice("accepted", "rejected", "timeout", "cancelled"),
+                    "rms_mm": Field("float", lo=0, hi=1000, optional=True),
+                    "max_mm": Field("float", lo=0, hi=1000, optional=True),
                     "residuals_mm": Field("floats", lo=0, hi=1000, max_len=32, optional=True),
+                    "points": _OPT_INT, "validation_points": _OPT_INT, "rejected_taps": _OPT_INT,
                     "matrix_before_sha256": _OPT_SHA, "matrix_after_sha256": _OPT_SHA},
-    "drift_check": {"technician": _TECH, "passed": Field("bool"), "rms_mm": _MM, "max_mm": _MM},
-    "drift_level": {"level_from": _choice(*DRIFT_LEVELS), "level_to": _choice(*DRIFT_LEVELS),
-                    "shift_mm": _MM},
-    "console_link": {"state": _choice("up", "down"), "port": Field("text", max_len=256)},
+    "drift.check": {"technician": _TECH, "passed": Field("bool"), "rms_mm": _MM, "max_mm": _MM},
+    "drift.level": {"level_from": _choice(*DRIFT_LEVELS), "level_to": _choice(*DRIFT_LEVELS),
+                    "shift_mm": _MM, "shift_x_mm": Field("float", lo=-1000, hi=1000, optional=True),
+                    "shift_y_mm": Field("float", lo=-1000, hi=1000, optional=True)},
+    "console.link": {"state": _choice("up", "down"), "port": Field("text", max_len=256, optional=True)},
     "alert": {"code": Field("ident"), "message": Field("text", max_len=256)},
-    "audit_quarantined": {"file": Field("ident"), "bytes": Field("int", lo=1, hi=2**40),
+    "audit.quarantined": {"file": Field("ident"), "bytes": Field("int", lo=1, hi=2**40),
                           "after_seq": Field("int", lo=0, hi=2**62)},
-    "audit_chain_broken": {"line": Field("int", lo=1, hi=2**62), "reason": Field("text", max_len=256)},
+    "audit.chain_broken": {"line": Field("int", lo=1, hi=2**62), "reason": Field("text", max_len=256)},
 }
 
 
@@ -370,14 +376,14 @@ class AuditTrail:
             self._quarantine(torn)
         if not report.ok and report.first_bad_line is not None and report.first_bad_line <= self.seq:
             log.error("audit trail broken at line %d: %s", report.first_bad_line, report.reason)
-            self.record("audit_chain_broken", line=report.first_bad_line, reason=report.reason)
+            self.record("audit.chain_broken", line=report.first_bad_line, reason=report.reason)
 
     def _quarantine(self, torn: bytes) -> None:
         entry = {"ts": utc_iso(self._clock()), "after_seq": self.seq, "after_hash": self.head,
                  "torn_b64": base64.b64encode(torn).decode("ascii")}
         append_record(self.state_dir / QUARANTINE_FILE, _json(entry, sort=False))
         log.warning("audit trail: torn last line (%d bytes) moved to %s", len(torn), QUARANTINE_FILE)
-        self.record("audit_quarantined", file=QUARANTINE_FILE, bytes=len(torn), after_seq=self.seq)
+        self.record("audit.quarantined", file=QUARANTINE_FILE, bytes=len(torn), after_seq=self.seq)
 
     def record(self, kind: str, **fields: Any) -> str:
         """Append one whitelisted record, fsynced; return the new chain head."""

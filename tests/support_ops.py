@@ -29,19 +29,19 @@ def write_sample_trail(state_dir: Path, sessions: int = 3) -> list[str]:
     heads = []
     with AuditTrail(state_dir, clock=FakeClock()) as trail:
         heads.append(trail.record("boot", version="0.1.0", terminal="counter-1", boot="b00t"))
-        heads.append(trail.record("config_loaded", source="/etc/pin-kiosk/kiosk.toml", sha256="ab" * 32))
-        heads.append(trail.record("console_link", state="up", port="/dev/kiosk-console"))
+        heads.append(trail.record("config.loaded", source="/etc/pin-kiosk/kiosk.toml", sha256="ab" * 32))
+        heads.append(trail.record("console.link", state="up", port="/dev/kiosk-console"))
         for i in range(sessions):
             s = f"s{i + 1}"
-            heads.append(trail.record("card_inserted", reader="Virtual PCD 00 00"))
-            heads.append(trail.record("session_started", session=s, pin_type=PinType.USER_AUTH,
+            heads.append(trail.record("card.inserted", reader="Virtual PCD 00 00"))
+            heads.append(trail.record("session.start", session=s, pin_type=PinType.USER_AUTH,
                                       action="verify", operator="clerk-7"))
-            heads.append(trail.record("pin_result", session=s, pin_type=PinType.USER_AUTH, action="verify",
+            heads.append(trail.record("pin.result", session=s, pin_type=PinType.USER_AUTH, action="verify",
                                       result="wrong", tries_left=2))
-            heads.append(trail.record("pin_result", session=s, pin_type="user_auth", action="verify",
+            heads.append(trail.record("pin.result", session=s, pin_type="user_auth", action="verify",
                                       result="ok", tries_left=3))
-            heads.append(trail.record("session_ended", session=s, reason="logout", cleared=True))
-            heads.append(trail.record("card_removed", reader="Virtual PCD 00 00"))
+            heads.append(trail.record("session.end", session=s, reason="logout", cleared=True))
+            heads.append(trail.record("card.removed", reader="Virtual PCD 00 00"))
     return heads
 
 

@@ -44,7 +44,7 @@ def test_an_empty_or_missing_trail_is_ok(tmp_path):
 
 def _edit(lines):
     rec = json.loads(lines[5])
-    assert rec["kind"] == "pin_result" and rec["result"] == "wrong"
+    assert rec["kind"] == "pin.result" and rec["result"] == "wrong"
     lines[5] = lines[5].replace('"result":"wrong"', '"result":"ok"')
     return 6
 
@@ -145,7 +145,7 @@ def test_a_full_rewrite_with_recomputed_hashes_is_caught_with_the_console_head(t
     prev, forged = GENESIS, []
     for line in audit_lines(tmp_path):  # change one result, then recompute every prev and hash after it
         rec = json.loads(line)
-        if rec["kind"] == "pin_result":
+        if rec["kind"] == "pin.result":
             rec["result"] = "ok"
         rec["prev"] = prev
         rec["hash"] = prev = record_hash(rec)
@@ -168,7 +168,7 @@ def test_opening_quarantines_a_torn_last_line_and_records_it(tmp_path):
     assert len(q) == 1 and base64.b64decode(q[0]["torn_b64"]) == torn
     assert q[0]["after_seq"] == 9 and q[0]["after_hash"] == heads[-1]
     recs = [json.loads(x) for x in audit_lines(tmp_path)]
-    assert recs[9]["kind"] == "audit_quarantined" and recs[9]["bytes"] == len(torn) and recs[9]["after_seq"] == 9
+    assert recs[9]["kind"] == "audit.quarantined" and recs[9]["bytes"] == len(torn) and recs[9]["after_seq"] == 9
     assert verify_chain(tmp_path / AUDIT_FILE).ok
 
 
@@ -183,7 +183,7 @@ def test_opening_a_broken_chain_records_the_break_and_keeps_it_visible(tmp_path)
     with AuditTrail(tmp_path, verify_on_open=True) as trail:
         trail.record("shutdown", reason="SIGTERM")
     recs = [json.loads(x) for x in audit_lines(tmp_path)]
-    assert recs[-2]["kind"] == "audit_chain_broken" and recs[-2]["line"] == 6
+    assert recs[-2]["kind"] == "audit.chain_broken" and recs[-2]["line"] == 6
     report = verify_chain(tmp_path / AUDIT_FILE)
     assert not report.ok and report.first_bad_line == 6
 
@@ -196,7 +196,7 @@ def test_opening_checks_the_last_record_and_records_a_break_there(tmp_path):
     with AuditTrail(tmp_path) as trail:
         assert not trail.opened_report.ok and trail.opened_report.first_bad_line == 9
     recs = [json.loads(x) for x in audit_lines(tmp_path)]
-    assert recs[-1]["kind"] == "audit_chain_broken" and recs[-1]["line"] == 9 and recs[-1]["seq"] == 10
+    assert recs[-1]["kind"] == "audit.chain_broken" and recs[-1]["line"] == 9 and recs[-1]["seq"] == 10
     assert verify_chain(tmp_path / AUDIT_FILE).first_bad_line == 9
 
 
@@ -212,23 +212,23 @@ def test_one_writer_at_a_time(tmp_path):
 
 @pytest.mark.parametrize("kind,fields,why", [
     ("keypress", {"x": 1}, "unknown audit kind"),
-    ("pin_result", {"session": "s", "pin_type": "user_auth", "action": "verify", "result": "ok",
+    ("pin.result", {"session": "s", "pin_type": "user_auth", "action": "verify", "result": "ok",
                     "tries_left": 3, "pin": "1234"}, "not allowed"),
-    ("pin_result", {"session": "s", "pin_type": "user_auth", "action": "verify", "result": "ok",
+    ("pin.result", {"session": "s", "pin_type": "user_auth", "action": "verify", "result": "ok",
                     "tries_left": 3, "keys": [1, 2]}, "not allowed"),
-    ("pin_result", {"session": "s", "pin_type": "user_auth", "action": "verify"}, "result is required"),
-    ("pin_result", {"session": "s", "pin_type": "pin4", "action": "verify", "result": "ok"}, "must be one of"),
-    ("pin_result", {"session": "s", "pin_type": "user_auth", "action": "verify", "result": "ok",
+    ("pin.result", {"session": "s", "pin_type": "user_auth", "action": "verify"}, "result is required"),
+    ("pin.result", {"session": "s", "pin_type": "pin4", "action": "verify", "result": "ok"}, "must be one of"),
+    ("pin.result", {"session": "s", "pin_type": "user_auth", "action": "verify", "result": "ok",
                     "tries_left": "3"}, "must be an integer"),
-    ("pin_result", {"session": "s", "pin_type": "user_auth", "action": "verify", "result": "ok",
+    ("pin.result", {"session": "s", "pin_type": "user_auth", "action": "verify", "result": "ok",
                     "tries_left": True}, "must be an integer"),
-    ("pin_result", {"session": "s", "pin_type": "user_auth", "action": "verify", "result": "ok",
+    ("pin.result", {"session": "s", "pin_type": "user_auth", "action": "verify", "result": "ok",
                     "tries_left": 99}, "from 0 to 15"),
-    ("session_started", {"session": "s 1", "pin_type": "user_auth", "action": "verify"}, "must be 1+"),
+    ("session.start", {"session": "s 1", "pin_type": "user_auth", "action": "verify"}, "must be 1+"),
     ("alert", {"code": "x", "message": "two\nlines"}, "printable"),
     ("calibration", {"technician": "t1", "outcome": "accepted", "residuals_mm": [1.0, float("nan")]},
      "must hold numbers"),
-    ("drift_level", {"level_from": "ok", "level_to": "warn", "shift_mm": float("inf")}, "from 0"),
+    ("drift.level", {"level_from": "ok", "level_to": "warn", "shift_mm": float("inf")}, "from 0"),
 ])
 def test_the_whitelist_refuses_anything_else(tmp_path, kind, fields, why):
     with AuditTrail(tmp_path) as trail:
@@ -261,19 +261,19 @@ def test_a_known_pin_flow_leaves_no_pin_in_the_audit_or_metrics_files(tmp_path):
     with AuditTrail(tmp_path) as trail:
         for n, (pin_type, text) in enumerate(pins.items(), start=1):
             pin = Pin.from_text(text)
-            trail.record("session_started", session=f"s{n}", pin_type=pin_type, action="verify")
+            trail.record("session.start", session=f"s{n}", pin_type=pin_type, action="verify")
             for field in ("session", "result", "operator"):  # every try to sneak it in fails
                 with pytest.raises(AuditError):
-                    trail.record("pin_result", **{"session": f"s{n}", "pin_type": pin_type,
+                    trail.record("pin.result", **{"session": f"s{n}", "pin_type": pin_type,
                                                   "action": "verify", "result": "ok", field: pin})
-            trail.record("pin_result", session=f"s{n}", pin_type=pin_type, action="verify", result="wrong",
+            trail.record("pin.result", session=f"s{n}", pin_type=pin_type, action="verify", result="wrong",
                          tries_left=2)
             trail.record("alert", code="pin_entry", message=f"entry {pin} refused")  # formats as a mask
-            trail.record("session_ended", session=f"s{n}", reason="timeout", cleared=True)
+            trail.record("session.end", session=f"s{n}", reason="timeout", cleared=True)
             pin.wipe()
     write_metrics(tmp_path / "metrics.prom", MetricsSnapshot("counter-1", {"wrong": 3}), now_s=1.0)
     written = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
-    assert b"session_started" in written and b"pin_kiosk_sessions_total" in written
+    assert b"session.start" in written and b"pin_kiosk_sessions_total" in written
     for text in pins.values():
         assert text.encode() not in written
     assert verify_chain(tmp_path / AUDIT_FILE).ok
@@ -346,12 +346,54 @@ def test_cli_verify_with_the_console_head(tmp_path):
 
 def test_cli_show_and_usage_errors(tmp_path):
     write_sample_trail(tmp_path)
-    r = pin_kiosk("audit", "show", "--state-dir", str(tmp_path), "--kind", "pin_result", "--tail", "2")
+    r = pin_kiosk("audit", "show", "--state-dir", str(tmp_path), "--kind", "pin.result", "--tail", "2")
     assert r.returncode == 0, r.stderr
     out = r.stdout.splitlines()
-    assert len(out) == 2 and all(" pin_result " in x for x in out) and 'result="ok"' in out[-1]
+    assert len(out) == 2 and all(" pin.result " in x for x in out) and 'result="ok"' in out[-1]
     r = pin_kiosk("audit", "show", "--state-dir", str(tmp_path), "--json", "--tail", "1")
-    assert json.loads(r.stdout)["kind"] == "card_removed"
+    assert json.loads(r.stdout)["kind"] == "card.removed"
     for bad in (["audit"], ["audit", "show", "--kind", "nope"], ["audit", "show", "--tail", "-1"]):
         r = pin_kiosk(*bad, "--state-dir", str(tmp_path))
         assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, bad
+
+
+def test_the_sessions_own_audit_effects_are_accepted_and_carry_no_pin(tmp_path):
+    """Drive the real session core (kiosk.session) through wrong, right, timeout and card
+    removal; write every ToAudit effect as the app will: ``record(fx.kind, **fx.fields)``."""
+    from kiosk.session import CardOp, Session, ToAudit
+
+    s = Session(inactivity_timeout_s=30)
+    written: list[str] = []
+
+    def run(fx, answer=None):
+        out = list(fx)
+        for f in fx:
+            if isinstance(f, CardOp) and answer:
+                out += run(s.card_result(s.now_s, f.request_id, *answer(f)))
+        return out
+
+    def play(now, pin_type, text, outcome, tries_left):
+        fx = run(s.begin(now, pin_type, "verify", "clerk-7"), lambda f: ("ok", tries_left + 1))
+        for ch in text:
+            fx += s.key(now + 1, ch)
+        fx += run(s.key(now + 2, "enter"), lambda f: (outcome, tries_left))
+        return fx
+
+    with AuditTrail(tmp_path) as trail:
+        effects = play(0, PinType.USER_AUTH, "4827", "wrong", 1)
+        effects += s.logout(5)
+        effects += s.tick(20)
+        effects += play(30, PinType.SIGNATURE, "K7Q2M9X4", "ok", 4)
+        effects += s.card_removed(35)
+        effects += s.tick(50)
+        effects += run(s.begin(60, PinType.RESIDENT_REGISTRY), lambda f: ("ok", 3))
+        effects += s.tick(200)  # inactivity timeout
+        for fx in effects:
+            if isinstance(fx, ToAudit):
+                trail.record(fx.kind, **fx.fields)
+                written.append(fx.kind)
+    assert written.count("session.start") == 3 and written.count("session.end") == 3
+    assert written.count("pin.result") >= 2
+    data = (tmp_path / AUDIT_FILE).read_bytes()
+    assert b"4827" not in data and b"K7Q2M9X4" not in data
+    assert verify_chain(tmp_path / AUDIT_FILE).ok
