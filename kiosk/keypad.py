@@ -35,6 +35,7 @@ of its last commit is a bounce and is ignored.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -368,9 +369,13 @@ def build_layout(pin_type: PinType, screen: ScreenConfig, keypad: KeypadConfig, 
                      key_mm, gap_mm, regions)
 
 
+@functools.lru_cache(maxsize=128)
 def build_screen_layout(screen_id: str, pin_type: PinType | None, screen: ScreenConfig,
                         keypad: KeypadConfig, lang: str = "ja") -> KeyLayout:
     """The keys of any screen: the keypad on ``entry``, the screen's buttons elsewhere.
+
+    Cached: the same arguments give the same ``KeyLayout`` object, so the app
+    may call this for every View and the renderer still redraws only changes.
 
     Buttons sit in one row along the bottom edge; ``lang`` at the top right.
     The message area is ``regions["message"]``.

@@ -97,11 +97,12 @@ class Renderer:
     def render(self, surface: pygame.Surface, view: View, layout: KeyLayout) -> list[pygame.Rect]:
         """Draw ``view``; the rectangles that changed (``[]`` when nothing did)."""
         last, self._last = self._last, (view, layout)
-        if last is not None and last[1] is layout and last[0] == view:
+        same_layout = last is not None and (last[1] is layout or last[1] == layout)
+        if same_layout and last[0] == view:  # type: ignore[index]
             return []
-        if (last is not None and last[1] is layout and view.screen == "entry"
-                and _same_frame(last[0], view)):
-            return self._entry_changes(surface, last[0], view, layout)
+        if (same_layout and view.screen == "entry"
+                and _same_frame(last[0], view)):  # type: ignore[index]
+            return self._entry_changes(surface, last[0], view, layout)  # type: ignore[index]
         self._full(surface, view, layout)
         return [surface.get_rect()]
 
