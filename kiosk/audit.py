@@ -43,6 +43,7 @@ import logging
 import math
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -344,6 +345,7 @@ class AuditTrail:
                  verify_on_open: bool = False) -> None:
         self.state_dir = Path(state_dir)
         self._verify_on_open = verify_on_open
+        self._write_lock = threading.Lock()  # worker threads may record too; one chain, one order
         self.path = self.state_dir / AUDIT_FILE
         self._clock = clock
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -390,11 +392,12 @@ class AuditTrail:
         if self._lock_fd is None:
             raise RuntimeError("audit trail is closed")
         checked = check_fields(kind, fields)
-        line = render_record(self.seq + 1, utc_iso(self._clock()), kind, checked, self.head)
-        append_record(self.path, line)
-        self.seq += 1
-        self.head = json.loads(line)["hash"]
-        return self.head
+        with self._write_lock:
+            line = render_record(self.seq + 1, utc_iso(self._clock()), kind, checked, self.head)
+            append_record(self.path, line)
+            self.seq += 1
+            self.head = json.loads(line)["hash"]
+            return self.head
 
     def close(self) -> None:
         if self._lock_fd is not None:

@@ -2,6 +2,12 @@
 whitelisted fields (never a PIN) can be written, a torn last line is quarantined."""
 import base64
 import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,7 +18,7 @@ from kiosk.audit import (
 )
 from kiosk.metrics import MetricsSnapshot, write_metrics
 from kiosk.pin import Pin, PinType
-from tests.support_ops import FakeClock, audit_lines, pin_kiosk, set_audit_lines, write_sample_trail
+from tests.support_ops import REPO, FakeClock, audit_lines, pin_kiosk, set_audit_lines, write_sample_trail
 
 
 def test_a_written_trail_verifies_and_the_head_is_the_last_hash(tmp_path):
@@ -397,3 +403,46 @@ def test_the_sessions_own_audit_effects_are_accepted_and_carry_no_pin(tmp_path):
     data = (tmp_path / AUDIT_FILE).read_bytes()
     assert b"4827" not in data and b"K7Q2M9X4" not in data
     assert verify_chain(tmp_path / AUDIT_FILE).ok
+
+
+WRITER = """
+import sys
+from kiosk.audit import AuditTrail
+trail = AuditTrail(sys.argv[1])
+while True:
+    trail.record("alert", code="burst", message="x" * 200)
+"""
+
+
+def test_a_writer_killed_mid_burst_leaves_a_chain_that_verifies_and_continues(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], env=dict(os.environ, PYTHONPATH=str(REPO)))
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            path = tmp_path / AUDIT_FILE
+            if path.exists() and path.stat().st_size > 40_000:
+                break
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    report = verify_chain(tmp_path / AUDIT_FILE)
+    assert report.ok and report.records > 50, report
+    with AuditTrail(tmp_path) as trail:  # the flock died with the process
+        assert trail.seq == report.records
+        trail.record("boot", version="0.1.0", terminal="counter-1", boot="after-kill")
+    assert verify_chain(tmp_path / AUDIT_FILE).ok
+
+
+def test_records_from_several_threads_form_one_chain(tmp_path):
+    with AuditTrail(tmp_path) as trail:
+        def worker(n):
+            for _ in range(40):
+                trail.record("card.inserted", reader=f"reader {n}")
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    report = verify_chain(tmp_path / AUDIT_FILE)
+    assert report.ok and report.records == 160
