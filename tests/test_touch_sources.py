@@ -72,6 +72,7 @@ def test_fifo_writer_closing_mid_touch_cancels_goes_absent_and_the_next_writer_i
     assert not src.present and src.absent_reason.startswith(("writer closed", "waiting"))
     fd1 = src.fileno()
     assert fd1 is not None and not readable(fd1, 0.1)            # fresh read end: quiet until a writer
+    assert fd1 != fd0                                            # a new number: the app re-registers
 
     w = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
     os.write(w, encode_events(touch_down(80.0, 500, 600) + touch_up(80.1)))
@@ -208,3 +209,41 @@ def test_a_spec_naming_no_source_is_a_one_line_error(spec):
     with pytest.raises(TouchSpecError) as exc:
         open_touch(spec, TouchConfig())
     assert "\n" not in str(exc.value) and spec.split(":")[0] in str(exc.value)
+
+
+def test_an_epoll_loop_that_re_registers_on_fileno_change_follows_writers_and_never_spins(fifo):
+    import selectors
+    import time
+    # writers here follow each other within milliseconds: without filters, or debounce would
+    # rightly take each new tap for a bounce of the previous one
+    src = open_touch(f"events:{fifo}", TouchConfig(x_min=0, x_max=4095, y_min=0, y_max=4095, filters=[]))
+    sel = selectors.DefaultSelector()
+    registered = None
+    wakeups, taps = 0, []
+
+    def turn(timeout_s):
+        nonlocal registered, wakeups
+        fd = src.fileno()
+        if fd != registered:
+            if registered is not None:
+                sel.unregister(registered)
+            if fd is not None:
+                sel.register(fd, selectors.EVENT_READ)
+            registered = fd
+        if sel.select(timeout_s):
+            wakeups += 1
+            taps.extend(taps_of(src.read(time.monotonic())))
+
+    for round_ in range(3):
+        w = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        os.write(w, encode_events(touch_down(10.0 + round_, 100 + round_, 5) + touch_up(10.05 + round_)))
+        turn(1.0)
+        os.close(w)
+        turn(1.0)                      # the writer's close wakes the loop once
+        before = wakeups
+        for _ in range(5):
+            turn(0.02)                 # and then nothing wakes it until the next writer
+        assert wakeups == before
+    assert [t.x_raw for t in taps] == [100, 101, 102]
+    sel.close()
+    src.close()

@@ -48,5 +48,14 @@ class EventStreamSource(FdSource):
             return
         if not self.present:
             return  # fresh read end, no writer yet: keep waiting on this fd
+        # A fresh read end right away, for the next writer.  It is opened before the
+        # old one is closed so its number differs: the app sees fileno() change and
+        # re-registers (epoll forgets a closed fd even if the number comes back).
+        try:
+            fresh = self._open_fd(now_s)
+        except OSError:
+            fresh = None
         self._lost(now_s, "writer closed the FIFO", out)
-        self._try_open(now_s, out)  # a fresh read end right away, for the next writer
+        if fresh is not None:
+            self._fd, self._tail, self._clock_set, self._retry_at_s = fresh, b"", False, None
+            self.absent_reason = "writer closed the FIFO; waiting for a writer"

@@ -139,6 +139,8 @@ class FdSource(TouchSource):
         self._fd, self._tail, self._clock_set = fd, b"", False
         self._retry_wait_s = RETRY_MIN_S
         self._retry_at_s = None
+        if self.present:
+            log.info("touch present: %s", self.spec)
 
     def _schedule_retry(self, now_s: float, reason: str) -> None:
         if self.present or self.absent_reason != reason:
