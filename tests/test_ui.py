@@ -236,3 +236,23 @@ def test_no_string_can_show_a_pin():
     for table in STRINGS.values():
         for key, value in table.items():
             assert not re.search(r"\{(pin|value|chars?)\}", value), key
+
+
+def test_wrapping_keeps_japanese_punctuation_and_brackets_in_place(fonts):
+    from kiosk.ui.fonts import wrap
+    font = fonts.get(20)
+    text = JA["legend_alnum"] + JA["locked_body"]
+    for width in range(120, 700, 7):
+        lines = wrap(font, text, width)
+        assert "".join(lines) == text.replace("\n", "")
+        for line in lines:
+            assert not line.startswith(("。", "、", "）", "・")) and not line.endswith("（"), (width, line)
+    words = wrap(font, EN["idle_body"], 200)
+    assert all(not w.startswith(" ") and font.size(w)[0] <= 200 for w in words)
+    assert " ".join(words).replace("\n", " ") == EN["idle_body"].replace("\n", " ")
+
+
+def test_fit_shrinks_until_the_words_fit_and_avoids_a_lone_last_character(fonts):
+    font, lines = fonts.fit(JA["entry_verify"].format(name=JA["name_user_auth"]), 299, 130, 45, 18, bold=True)
+    assert len(lines) * font.get_linesize() <= 130 and all(font.size(x)[0] <= 299 for x in lines)
+    assert len(lines[-1]) > 2

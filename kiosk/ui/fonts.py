@@ -70,10 +70,26 @@ class Fonts:
         while True:
             font = self.get(size, bold)
             lines = text.split("\n") if one_line else wrap(font, text, w_px)
-            if size <= min_px or (len(lines) * font.get_linesize() <= h_px
-                                  and all(font.size(line)[0] <= w_px for line in lines)):
+            fits = (len(lines) * font.get_linesize() <= h_px
+                    and all(font.size(line)[0] <= w_px for line in lines))
+            if fits and not one_line and len(lines) > 1 and len(lines[-1].strip()) <= 2:
+                lines = _balanced(font, text, w_px, len(lines))  # no lone 「い」 on the last line
+            if size <= min_px or fits:
                 return font, lines
             size = max(min_px, size - max(1, size // 12))
+
+
+def _balanced(font: pygame.font.Font, text: str, w_px: int, n_lines: int) -> list[str]:
+    """Wrap narrower until the last line is no orphan, keeping the number of lines."""
+    best = wrap(font, text, w_px)
+    for pct in range(95, 50, -5):
+        lines = wrap(font, text, w_px * pct // 100)
+        if len(lines) > n_lines:
+            break
+        best = lines
+        if len(lines[-1].strip()) > 2:
+            break
+    return best
 
 
 def _same_pixels(font: pygame.font.Font, a: str, b: str) -> bool:
