@@ -188,3 +188,17 @@ def test_events_split_anywhere_across_feeds_give_the_same_contacts():
     for cut in range(len(e.events)):
         p = pipe(TouchConfig())
         assert p.feed(e.events[:cut]) + p.feed(e.events[cut:]) == whole
+
+
+def test_a_device_without_btn_touch_works_and_resyncs_by_forgetting_contacts():
+    p = pipe()
+    e = Events()
+    e.slot(0, 1, 100, 100).syn().at(1000.1).slot(0, -1).syn()
+    assert [(t.x_raw, t.y_raw) for t in taps_of(p.feed(e.events))] == [(100, 100)]
+    e = Events(1001.0).slot(0, 2, 300, 300).syn()
+    assert kinds(p.feed(e.events)) == ["down"]
+    assert kinds(p.resync(None, 1001.05)) == ["cancel"]
+    e = Events(1001.1).slot(0, x=310).syn().at(1001.2).slot(0, -1).syn()   # the finger that was down
+    assert p.feed(e.events) == []
+    e = Events(1001.5).slot(0, 3, 50, 60).syn().at(1001.6).slot(0, -1).syn()
+    assert [(t.x_raw, t.y_raw) for t in taps_of(p.feed(e.events))] == [(50, 60)]

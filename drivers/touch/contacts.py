@@ -144,19 +144,25 @@ class PrimaryContactTracker:
                 self._btn = value
         return out
 
-    def resync(self, touching: bool, t_s: float) -> list[Frame]:
+    def resync(self, touching: bool | None, t_s: float) -> list[Frame]:
         """Take the device's own state after a drop or reopen (EVIOCGKEY for BTN_TOUCH).
 
         An empty panel ends the wait for one; a touching panel keeps the wait,
-        so a finger already down when we looked never becomes a tap.
+        so a finger already down when we looked never becomes a tap.  ``None``
+        is a device without BTN_TOUCH: contacts are forgotten, and a finger
+        still down, having no tracking id any more, cannot start a tap.
         """
         out: list[Frame] = []
         if self._active:
             self._emit_cancel(t_s, out)
         self._slots.clear()
         self._a_prev = []
-        self._btn = 1 if touching else 0
-        self._blocked = touching
+        if touching is None:
+            self._btn = None
+            self._blocked = False
+        else:
+            self._btn = 1 if touching else 0
+            self._blocked = touching
         return out
 
     def cancel(self, t_s: float) -> list[Frame]:

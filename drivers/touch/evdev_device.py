@@ -100,9 +100,16 @@ class EvdevSource(FdSource):
             self._set_pipeline_axes(axes)
         self._drops_seen = 0
         self.present, self.absent_reason = True, ""
-        touching = codes.BTN_TOUCH in device.active_keys()
+        touching = self._touching()
         self.pipeline.resync(touching, now_s)
         return device.fd
+
+    def _touching(self) -> bool | None:
+        """BTN_TOUCH as the device holds it now (EVIOCGKEY); None when it has no such key."""
+        device = self._device
+        if codes.BTN_TOUCH not in device.capabilities().get(codes.EV_KEY, []):
+            return None
+        return codes.BTN_TOUCH in device.active_keys()
 
     def _close_fd(self) -> None:
         if self._device is not None:
@@ -122,7 +129,7 @@ class EvdevSource(FdSource):
         if drops != self._drops_seen and self._device is not None:
             self._drops_seen = drops
             try:
-                touching = codes.BTN_TOUCH in self._device.active_keys()
+                touching = self._touching()
             except OSError:
                 return  # the read that follows reports the loss
             out.extend(self.pipeline.resync(touching, now_s))

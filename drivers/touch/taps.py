@@ -127,7 +127,7 @@ class TouchPipeline:
                 builder(f, out)
         return out
 
-    def resync(self, touching: bool, t_s: float) -> list[Contact]:
+    def resync(self, touching: bool | None, t_s: float) -> list[Contact]:
         return self.frames(self.tracker.resync(touching, t_s))
 
     def cancel(self, t_s: float) -> list[Contact]:
