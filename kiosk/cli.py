@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simcard": ("kiosk.commands.simcard", "plug the virtual My Number card into pcscd through vpcd (tests, demo)"),
     "audit": ("kiosk.commands.audit", "verify or show the tamper-evident audit trail"),
     "console": ("kiosk.commands.console", "reference staff console: watch and drive a kiosk over its serial line"),
+    "drift": ("kiosk.commands.drift", "touch drift: seeded simulation of the estimator, or the kept drift state"),
 }
 
 log = logging.getLogger("pin_kiosk.cli")

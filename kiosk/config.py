@@ -123,7 +123,9 @@ class DriftConfig:
     alert_key_fraction: float = _f(0.25, lo=0.05, hi=0.5, doc="alert when the shift reaches this fraction of key pitch")
     check_rms_mm: float = _f(1.5, lo=0.1, hi=20, doc="drift check: pass when rms error is at most this")
     check_max_mm: float = _f(3.0, lo=0.1, hi=30, doc="drift check: pass when the largest error is at most this")
-    baseline_taps: int = _f(60, lo=4, hi=10000, doc="taps after a calibration that form the baseline")
+    baseline_taps: int = _f(500, lo=4, hi=100000, doc="taps after a calibration that form the baseline")
+    technician_timeout_s: float = _f(60.0, lo=5, hi=3600,
+                                     doc="calibration or drift check ends, nothing changed, after this long without a tap")
 
 
 @dataclass(frozen=True)

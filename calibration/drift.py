@@ -1,0 +1,439 @@
+"""Drift of the touch panel, estimated from ordinary keypad taps.
+
+Theory of operation
+-------------------
+A touch panel that drifts moves every reported tap by the same vector.  Each
+committed keypress gives a *residual*: where the tap was reported minus the
+centre of the key it registered on, in mm.  People tap systematically
+off-centre by a few mm (Holz & Baudisch 2010; Henze et al. 2011), so drift is
+the *change* of the mean residual from a baseline learned in the first
+sessions after a calibration, not its distance from zero.
+
+Privacy is structural.  ``SessionDrift`` keeps running sums only (count, sum
+and sum of squares of the residual components, and three counters), never a
+list, so it cannot know which key was pressed or in which order; a residual is
+relative to whatever key registered and says nothing about that key.  A
+session leaves it only as a ``SessionSummary`` (mean offset, count, spread,
+gap taps, corrections) and is wiped at session end.  ``DriftEstimator`` keeps
+only running statistics over many sessions; its JSON holds no timestamps and
+no per-session record.
+
+Detection, per finished session (``DriftEstimator.add_session``):
+
+``baseline``
+    The first sessions after ``reset_baseline`` (until ``baseline_taps``
+    taps) give the baseline mean offset, the per-tap scatter (from the
+    within-session spread), the person-to-person scatter of session means,
+    and the normal rates of gap taps, corrections and wrong PINs.
+``warn`` (shift of about ``warn_mm``)
+    Crosier's multivariate CUSUM (1988) on the 2-D session mean in
+    log-likelihood-ratio form: each session weighted by its own information
+    ``1 / (person_var + tap_var / n)`` (person-to-person offsets do not
+    average out within a session), tuned to a shift of
+    ``2 * CUSUM_K_FRACTION * warn_mm``.  A CUSUM is the fastest test for a
+    shift of a known size at a given false-alarm rate; a session whose
+    deviation is absurd is clipped (Huber), so one wild tapper cannot raise a
+    warning.  Warn clears (hysteresis) when the statistic falls back below a
+    quarter of its threshold.
+``alert`` (shift of ``alert_key_fraction`` of the key pitch, or worse)
+    Any of: a fast EWMA of the mean offset at or beyond that shift; the
+    within-session spread grown by as much as such a shift (residuals become
+    bimodal when taps straddle two keys); gap taps, corrections or wrong PINs
+    far above their baseline rates.  The last three matter once drift passes
+    half a key: taps then register on the neighbouring key, their residuals
+    wrap around and the mean offset alone can look harmless.  ``alert``
+    latches until the next ``reset_baseline``: a panel does not heal itself,
+    and a latched alert cannot be talked back to ``ok`` by wrapped residuals.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from kiosk.config import DriftConfig
+
+LEVELS = ("ok", "warn", "alert")
+
+#: Format of ``DriftEstimator.to_json``; bump when the meaning of a field changes.
+STATE_VERSION = 1
+
+# -- tuning (chosen with ``pin-kiosk drift simulate``; see docs/benchmarks.md) --
+#: CUSUM decision threshold on the log-likelihood ratio.  With the reference
+#: shift below it gives fewer than 1 false warn per 1000 undrifted sessions and a
+#: median of about 36 taps to warn after a 2 mm jump (``pin-kiosk drift simulate``).
+CUSUM_H = 9.0
+#: CUSUM reference value as a fraction of warn_mm (textbook: half the shift to
+#: detect; 0.65 tunes the test to a 1.3 x warn_mm shift: quick at 2 mm, still sure).
+CUSUM_K_FRACTION = 0.65
+#: A session's standardised deviation is clipped to this norm before the CUSUM
+#: (robustness: one person tapping wildly moves the statistic by a bounded step).
+SESSION_CLIP = 3.0
+#: A single residual is clipped to this norm (mm) before it enters the sums;
+#: no honest tap on a key can be further than that from the key's centre.
+TAP_CLIP_MM = 12.0
+#: Fast EWMA of the offset used for the alert shift: weight of a 5-tap session.
+ALERT_EWMA_LAMBDA = 0.45
+#: EWMA weight for the rates and the spread (per session).
+RATE_EWMA_LAMBDA = 0.2
+#: EWMA weight for the wrong-PIN rate: slower, because one citizen who forgot
+#: the PIN produces several wrong sessions in a row.
+WRONG_EWMA_LAMBDA = 0.08
+#: Excess rates over baseline that mean "taps are landing elsewhere".
+GAP_RATE_ALERT = 0.15  # gap taps per committed tap
+CORRECTION_RATE_ALERT = 0.08  # backspace-then-neighbour per committed tap
+WRONG_PIN_RATE_ALERT = 0.45  # share of sessions ending in a wrong PIN
+#: Floors for variances learned from a baseline (mm^2 per axis), so a
+#: suspiciously tidy baseline cannot make the test hair-triggered.
+TAP_VAR_FLOOR_MM2 = 1.0
+PERSON_VAR_FLOOR_MM2 = 0.25
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """All that leaves a session: anonymous aggregates, no key, no order, no time."""
+
+    mean_dx_mm: float
+    mean_dy_mm: float
+    n: int  # committed keypresses that gave a residual
+    spread_mm: float = 0.0  # rms distance of the residuals from their own mean
+    gap_taps: int = 0  # taps that landed on no key
+    corrections: int = 0  # backspace followed by a neighbouring key
+
+
+class SessionDrift:
+    """Residual sums of one citizen session; wipe it when the session ends."""
+
+    __slots__ = ("_n", "_sx", "_sy", "_sxx", "_syy", "_gaps", "_corrections")
+
+    def __init__(self) -> None:
+        self.wipe()
+
+    def wipe(self) -> None:
+        """Forget everything (session end)."""
+        self._n = 0
+        self._sx = self._sy = self._sxx = self._syy = 0.0
+        self._gaps = 0
+        self._corrections = 0
+
+    def add_tap(self, residual_mm: tuple[float, float]) -> None:
+        """A committed keypress: tap position minus the registered key's centre, mm."""
+        dx, dy = float(residual_mm[0]), float(residual_mm[1])
+        if not (math.isfinite(dx) and math.isfinite(dy)):
+            return
+        r = math.hypot(dx, dy)
+        if r > TAP_CLIP_MM:
+            dx, dy = dx * TAP_CLIP_MM / r, dy * TAP_CLIP_MM / r
+        self._n += 1
+        self._sx += dx
+        self._sy += dy
+        self._sxx += dx * dx
+        self._syy += dy * dy
+
+    def add_gap_tap(self) -> None:
+        """A tap that landed between keys (or just off the keypad): nothing registered."""
+        self._gaps += 1
+
+    def add_correction(self) -> None:
+        """Backspace, then the key next to the one just erased: a likely mis-registration."""
+        self._corrections += 1
+
+    @property
+    def n(self) -> int:
+        return self._n
+
+    def summary(self) -> SessionSummary:
+        """Mean offset, count and spread of this session's residuals, and the counters."""
+        n = self._n
+        if n == 0:
+            return SessionSummary(0.0, 0.0, 0, 0.0, self._gaps, self._corrections)
+        mx, my = self._sx / n, self._sy / n
+        var = max(0.0, self._sxx / n - mx * mx) + max(0.0, self._syy / n - my * my)
+        return SessionSummary(mx, my, n, math.sqrt(var), self._gaps, self._corrections)
+
+    def __repr__(self) -> str:
+        return f"<SessionDrift n={self._n}>"
+
+
+@dataclass(frozen=True)
+class LevelChange:
+    """What ``add_session`` returns when the level moved."""
+
+    old: str
+    new: str
+    reason: str  # "shift" | "spread" | "gap_taps" | "corrections" | "wrong_pins" | "cleared"
+
+
+def _clip(vx: float, vy: float, limit: float) -> tuple[float, float]:
+    r = math.hypot(vx, vy)
+    if r > limit:
+        return vx * limit / r, vy * limit / r
+    return vx, vy
+
+
+class DriftEstimator:
+    """Sequential drift test over sessions; persist with ``to_json``/``from_json``."""
+
+    def __init__(self, cfg: DriftConfig, key_pitch_mm: float) -> None:
+        if not key_pitch_mm > 0:
+            raise ValueError("key_pitch_mm must be positive")
+        self.cfg = cfg
+        self.key_pitch_mm = float(key_pitch_mm)
+        self.reset_baseline()
+
+    # -- thresholds ----------------------------------------------------------
+    @property
+    def warn_mm(self) -> float:
+        return self.cfg.warn_mm
+
+    @property
+    def alert_mm(self) -> float:
+        """Shift that raises ``alert``: ``alert_key_fraction`` of the key pitch."""
+        return self.cfg.alert_key_fraction * self.key_pitch_mm
+
+    # -- life cycle ----------------------------------------------------------
+    def reset_baseline(self) -> None:
+        """A calibration was installed: forget everything and learn a new baseline."""
+        self.level = "ok"
+        self.reason = ""
+        self.sessions = 0  # sessions since calibration
+        self.taps = 0  # committed taps since calibration
+        # baseline accumulators
+        self._b = {"w": 0.0, "wx": 0.0, "wy": 0.0, "n": 0, "sessions": 0, "ss": 0.0, "dof": 0,
+                   "gaps": 0, "corr": 0, "wrong": 0, "inv_n": 0.0, "between": 0.0,
+                   "m": 0}
+        self.baseline_mm: tuple[float, float] | None = None
+        self.tap_var_mm2 = 0.0
+        self.person_var_mm2 = 0.0
+        self.base_spread2_mm2 = 0.0
+        self.base_gap_rate = 0.0
+        self.base_corr_rate = 0.0
+        self.base_wrong_rate = 0.0
+        # monitoring statistics
+        self.cusum = (0.0, 0.0)
+        self.offset_mm = (0.0, 0.0)  # fast EWMA of (session mean - baseline)
+        self.spread_excess_mm2 = 0.0
+        self.gap_rate = 0.0
+        self.corr_rate = 0.0
+        self.wrong_rate = 0.0
+
+    @property
+    def learning(self) -> bool:
+        """True while the baseline is still being learned."""
+        return self.baseline_mm is None
+
+    @property
+    def shift_mm(self) -> float:
+        """Estimated distance the taps moved since the baseline."""
+        return math.hypot(*self.offset_mm)
+
+    @property
+    def cusum_norm(self) -> float:
+        return math.hypot(*self.cusum)
+
+    # -- the update ----------------------------------------------------------
+    def add_session(self, summary: SessionSummary, wrong_pin: bool = False) -> LevelChange | None:
+        """Take one finished session; return the level change it caused, if any."""
+        n = int(summary.n)
+        if n <= 0 and summary.gap_taps <= 0:
+            return None  # nothing was typed: no evidence either way
+        self.sessions += 1
+        self.taps += max(n, 0)
+        if self.learning:
+            self._learn(summary, wrong_pin)
+            return self._set(self._alert_reason_while_learning(summary), "ok")
+        return self._monitor(summary, wrong_pin)
+
+    def _learn(self, s: SessionSummary, wrong_pin: bool) -> None:
+        b = self._b
+        n = max(s.n, 0)
+        b["sessions"] += 1
+        b["gaps"] += s.gap_taps
+        b["corr"] += s.corrections
+        b["wrong"] += int(bool(wrong_pin))
+        if n > 0:
+            # weight a session by its information assuming person var = tap var / 4
+            w = n / (1.0 + n / 4.0)
+            b["w"] += w
+            b["wx"] += w * s.mean_dx_mm
+            b["wy"] += w * s.mean_dy_mm
+            b["n"] += n
+            b["inv_n"] += 1.0 / n
+            b["ss"] += n * s.spread_mm ** 2
+            b["dof"] += n - 1
+            b["between"] += s.mean_dx_mm ** 2 + s.mean_dy_mm ** 2
+            b["m"] += 1
+        if b["n"] >= self.cfg.baseline_taps and b.get("m", 0) >= 2:
+            self._finish_baseline()
+
+    def _finish_baseline(self) -> None:
+        b = self._b
+        m = b["m"]
+        bx, by = b["wx"] / b["w"], b["wy"] / b["w"]
+        self.baseline_mm = (bx, by)
+        tap_var = b["ss"] / max(b["dof"], 1) / 2.0  # per axis
+        self.tap_var_mm2 = max(tap_var, TAP_VAR_FLOOR_MM2)
+        # between-session variance of the means (per axis), minus the tap part
+        between = (b["between"] / m - (bx * bx + by * by)) / 2.0 * m / max(m - 1, 1)
+        self.person_var_mm2 = max(between - self.tap_var_mm2 * b["inv_n"] / m, PERSON_VAR_FLOOR_MM2)
+        self.base_spread2_mm2 = 2.0 * self.tap_var_mm2
+        taps = max(b["n"], 1)
+        self.base_gap_rate = b["gaps"] / taps
+        self.base_corr_rate = b["corr"] / taps
+        self.base_wrong_rate = b["wrong"] / max(b["sessions"], 1)
+        self.gap_rate, self.corr_rate, self.wrong_rate = (
+            self.base_gap_rate, self.base_corr_rate, self.base_wrong_rate)
+
+    def _alert_reason_while_learning(self, s: SessionSummary) -> str | None:
+        # No baseline yet: only a level of trouble no honest tapper produces counts.
+        b = self._b
+        taps = max(b["n"], 1)
+        if b["sessions"] >= 5 and b["gaps"] / taps >= 2 * GAP_RATE_ALERT:
+            return "gap_taps"
+        if b["sessions"] >= 5 and b["corr"] / taps >= 2 * CORRECTION_RATE_ALERT:
+            return "corrections"
+        return None
+
+    def _monitor(self, s: SessionSummary, wrong_pin: bool) -> LevelChange | None:
+        n = max(s.n, 0)
+        lam = RATE_EWMA_LAMBDA
+        committed = n + s.gap_taps
+        if committed > 0:
+            self.gap_rate += lam * (s.gap_taps / committed - self.gap_rate)
+        if n > 0:
+            self.corr_rate += lam * (min(s.corrections / n, 1.0) - self.corr_rate)
+        self.wrong_rate += WRONG_EWMA_LAMBDA * (float(bool(wrong_pin)) - self.wrong_rate)
+        if n > 0:
+            bx, by = self.baseline_mm  # type: ignore[misc]
+            dx, dy = s.mean_dx_mm - bx, s.mean_dy_mm - by
+            sigma = math.sqrt(self.person_var_mm2 + self.tap_var_mm2 / n)
+            # Crosier's MCUSUM in log-likelihood-ratio form: each session weighted
+            # by its information 1/sigma^2, its deviation clipped (Huber)
+            k_mm = CUSUM_K_FRACTION * self.cfg.warn_mm
+            cx, cy = _clip(dx, dy, SESSION_CLIP * sigma)
+            delta = 2.0 * k_mm  # the shift this test is tuned to
+            cx, cy = self.cusum[0] + delta * cx / sigma ** 2, self.cusum[1] + delta * cy / sigma ** 2
+            c = math.hypot(cx, cy)
+            k = delta * k_mm / sigma ** 2
+            self.cusum = (0.0, 0.0) if c <= k else (cx * (1 - k / c), cy * (1 - k / c))
+            # fast EWMA of the offset, robust step
+            a = 1.0 - (1.0 - ALERT_EWMA_LAMBDA) ** (min(n, 10) / 5.0)
+            ox, oy = self.offset_mm
+            ex, ey = _clip(dx - ox, dy - oy, 3.0 * sigma + self.alert_mm)
+            self.offset_mm = (ox + a * ex, oy + a * ey)
+            # spread grown beyond baseline (bimodal residuals when taps straddle keys)
+            if n >= 2:
+                s2 = s.spread_mm ** 2 * n / (n - 1)
+                self.spread_excess_mm2 += lam * (s2 - self.base_spread2_mm2 - self.spread_excess_mm2)
+        return self._decide()
+
+    def _decide(self) -> LevelChange | None:
+        alert = None
+        if self.shift_mm >= self.alert_mm:
+            alert = "shift"
+        elif self.spread_excess_mm2 >= self.alert_mm ** 2:
+            alert = "spread"
+        elif self.gap_rate - self.base_gap_rate >= GAP_RATE_ALERT:
+            alert = "gap_taps"
+        elif self.corr_rate - self.base_corr_rate >= CORRECTION_RATE_ALERT:
+            alert = "corrections"
+        elif self.wrong_rate - self.base_wrong_rate >= WRONG_PIN_RATE_ALERT:
+            alert = "wrong_pins"
+        if alert:
+            return self._set(alert, "ok")
+        if self.level == "alert":
+            return None
+        h = CUSUM_H
+        if self.level == "ok" and self.cusum_norm > h:
+            return self._set(None, "warn", "shift")
+        if self.level == "warn" and self.cusum_norm <= h / 4:
+            return self._set(None, "ok", "cleared")
+        return None
+
+    def _set(self, alert_reason: str | None, otherwise: str, reason: str = "") -> LevelChange | None:
+        if alert_reason:
+            new, reason = "alert", alert_reason
+        elif self.level == "alert":
+            return None  # latched until reset_baseline
+        else:
+            new = otherwise
+        if new == self.level:
+            return None
+        old, self.level, self.reason = self.level, new, reason
+        return LevelChange(old, new, reason)
+
+    # -- reporting and persistence ------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """What the console ``drift`` frame and the metrics carry (aggregates only)."""
+        return {
+            "level": self.level,
+            "reason": self.reason,
+            "learning": self.learning,
+            "shift_mm": round(self.shift_mm, 2),
+            "offset_mm": [round(self.offset_mm[0], 2), round(self.offset_mm[1], 2)],
+            "warn_mm": self.warn_mm,
+            "alert_mm": round(self.alert_mm, 3),
+            "sessions": self.sessions,
+            "taps": self.taps,
+        }
+
+    def to_json(self) -> str:
+        """The whole state as JSON (running statistics only; no sessions, no times)."""
+        state = {
+            "version": STATE_VERSION,
+            "key_pitch_mm": self.key_pitch_mm,
+            "level": self.level,
+            "reason": self.reason,
+            "sessions": self.sessions,
+            "taps": self.taps,
+            "baseline_acc": self._b,
+            "baseline_mm": list(self.baseline_mm) if self.baseline_mm else None,
+            "tap_var_mm2": self.tap_var_mm2,
+            "person_var_mm2": self.person_var_mm2,
+            "base_spread2_mm2": self.base_spread2_mm2,
+            "base_gap_rate": self.base_gap_rate,
+            "base_corr_rate": self.base_corr_rate,
+            "base_wrong_rate": self.base_wrong_rate,
+            "cusum": list(self.cusum),
+            "offset_mm": list(self.offset_mm),
+            "spread_excess_mm2": self.spread_excess_mm2,
+            "gap_rate": self.gap_rate,
+            "corr_rate": self.corr_rate,
+            "wrong_rate": self.wrong_rate,
+        }
+        return json.dumps(state, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes, cfg: DriftConfig) -> "DriftEstimator":
+        """Restore a saved state; ValueError (one line) when it is not one of ours."""
+        try:
+            d = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"drift state is not JSON: {exc}") from None
+        if not isinstance(d, dict) or d.get("version") != STATE_VERSION:
+            raise ValueError("drift state has an unknown format version")
+        try:
+            est = cls(cfg, float(d["key_pitch_mm"]))
+            if d["level"] not in LEVELS:
+                raise ValueError(f"unknown level {d['level']!r}")
+            est.level, est.reason = d["level"], str(d["reason"])
+            est.sessions, est.taps = int(d["sessions"]), int(d["taps"])
+            acc = d["baseline_acc"]
+            if not isinstance(acc, dict) or set(est._b) - set(acc):
+                raise ValueError("baseline accumulators incomplete")
+            est._b = {k: (int(v) if isinstance(v, int) else float(v)) for k, v in acc.items()}
+            bm = d["baseline_mm"]
+            est.baseline_mm = (float(bm[0]), float(bm[1])) if bm is not None else None
+            for name in ("tap_var_mm2", "person_var_mm2", "base_spread2_mm2", "base_gap_rate",
+                         "base_corr_rate", "base_wrong_rate", "spread_excess_mm2", "gap_rate",
+                         "corr_rate", "wrong_rate"):
+                value = float(d[name])
+                if not math.isfinite(value):
+                    raise ValueError(f"{name} is not finite")
+                setattr(est, name, value)
+            est.cusum = (float(d["cusum"][0]), float(d["cusum"][1]))
+            est.offset_mm = (float(d["offset_mm"][0]), float(d["offset_mm"][1]))
+        except (KeyError, TypeError, IndexError) as exc:
+            raise ValueError(f"drift state is incomplete: {type(exc).__name__}: {exc}") from None
+        return est
