@@ -48,6 +48,16 @@ class Fonts:
         self.bold_path = Path(bold_path) if bold_path else (guess if guess.is_file() and guess != self.path else None)
         self._cache: dict[tuple[int, bool], pygame.font.Font] = {}
 
+    def _fewer_lines(self, text: str, w_px: int, size: int, floor: int, n: int,
+                     bold: bool) -> tuple[pygame.font.Font, list[str]] | None:
+        """A slightly smaller size that saves a line (a title on one line reads better than two)."""
+        for smaller in range(size - 1, floor - 1, -1):
+            font = self.get(smaller, bold)
+            lines = wrap(font, text, w_px)
+            if len(lines) < n:
+                return font, lines
+        return None
+
     def get(self, size_px: int, bold: bool = False) -> pygame.font.Font:
         size_px = max(6, int(size_px))
         key = (size_px, bold)
@@ -74,6 +84,10 @@ class Fonts:
                     and all(font.size(line)[0] <= w_px for line in lines))
             if fits and not one_line and len(lines) > 1 and len(lines[-1].strip()) <= 2:
                 lines = _balanced(font, text, w_px, len(lines))  # no lone 「い」 on the last line
+            if fits and len(lines) > 1 and not one_line:
+                fewer = self._fewer_lines(text, w_px, size, max(min_px, size * 4 // 5), len(lines), bold)
+                if fewer is not None:
+                    return fewer
             if size <= min_px or fits:
                 return font, lines
             size = max(min_px, size - max(1, size // 12))

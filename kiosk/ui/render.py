@@ -260,7 +260,7 @@ class Renderer:
         inner = box.inflate(-2 * pad, -pad)
         title_h = int(inner.h * 0.38)
         self._text_box(surface, layout, pygame.Rect(inner.x, inner.y, inner.w, title_h), text(lang, title_key),
-                       colour, (TITLE_MM[0] * 1.25, TITLE_MM[1]), bold=True, centre=True, valign="bottom")
+                       colour, TITLE_MM, bold=True, centre=True, valign="bottom")
         foot = self._px(layout, 8.0) if view.seconds_left is not None else 0
         body_box = pygame.Rect(inner.x, inner.y + title_h + pad, inner.w, inner.h - title_h - pad - foot)
         self._text_box(surface, layout, body_box, body, "text", BODY_MM, centre=True)
@@ -306,7 +306,10 @@ class Renderer:
         """Summary on the left; on the right the screen in miniature with each target's error."""
         lang, t = view.lang, view.targets
         box = _rect(layout.regions["message"])
-        left = pygame.Rect(box.x, box.y, box.w * 2 // 5, box.h)
+        portrait = box.w < box.h
+        # words on the left (landscape) or on top (portrait); the miniature takes the rest
+        left = pygame.Rect(box.x, box.y, box.w, box.h * 2 // 5) if portrait else \
+            pygame.Rect(box.x, box.y, box.w * 2 // 5, box.h)
         self._text_box(surface, layout, pygame.Rect(left.x, left.y, left.w, left.h * 2 // 5),
                        text(lang, "calibration_result_title"), "accent", TITLE_MM, bold=True, valign="bottom")
         if t is None:
@@ -323,7 +326,8 @@ class Renderer:
         self._text_box(surface, layout, pygame.Rect(left.x, left.y + left.h * 2 // 5 + 8, left.w,
                                                     left.h * 3 // 5 - 8), body, colour, BODY_MM)
         sw, sh = surface.get_size()
-        area = pygame.Rect(left.right + 12, box.y, box.right - left.right - 12, box.h)
+        area = (pygame.Rect(box.x, left.bottom + 12, box.w, box.bottom - left.bottom - 12) if portrait
+                else pygame.Rect(left.right + 12, box.y, box.right - left.right - 12, box.h))
         scale = min(area.w / sw, area.h / sh)
         mini = pygame.Rect(0, 0, round(sw * scale), round(sh * scale))
         mini.center = area.center
