@@ -42,8 +42,10 @@ Detection, per finished session (``DriftEstimator.add_session``):
     far above their baseline rates.  The last three matter once drift passes
     half a key: taps then register on the neighbouring key, their residuals
     wrap around and the mean offset alone can look harmless.  ``alert``
-    latches until the next ``reset_baseline``: a panel does not heal itself,
-    and a latched alert cannot be talked back to ``ok`` by wrapped residuals.
+    latches until the next ``reset_baseline`` (a calibration) or a passed
+    technician drift check (``drift_check_result``): a panel does not heal
+    itself, and a latched alert cannot be talked back to ``ok`` by wrapped
+    residuals.
 """
 from __future__ import annotations
 
@@ -162,7 +164,7 @@ class LevelChange:
 
     old: str
     new: str
-    reason: str  # "shift" | "spread" | "gap_taps" | "corrections" | "wrong_pins" | "cleared"
+    reason: str  # "shift" | "spread" | "gap_taps" | "corrections" | "wrong_pins" | "drift_check" | "cleared"
 
 
 def _clip(vx: float, vy: float, limit: float) -> tuple[float, float]:
@@ -362,6 +364,25 @@ class DriftEstimator:
             return None
         old, self.level, self.reason = self.level, new, reason
         return LevelChange(old, new, reason)
+
+    def drift_check_result(self, passed: bool) -> LevelChange | None:
+        """A technician's drift check measured the panel directly: it outranks the statistics.
+
+        Passed: the evidence so far was noise (or people, not the panel): the
+        statistics restart from the kept baseline and the level is ``ok``.
+        Failed: the panel is off; ``alert`` until a calibration.
+        """
+        if not passed:
+            return self._set("drift_check", "ok")
+        self.cusum = (0.0, 0.0)
+        self.offset_mm = (0.0, 0.0)
+        self.spread_excess_mm2 = 0.0
+        self.gap_rate, self.corr_rate, self.wrong_rate = (
+            self.base_gap_rate, self.base_corr_rate, self.base_wrong_rate)
+        if self.level == "ok":
+            return None
+        old, self.level, self.reason = self.level, "ok", "drift_check"
+        return LevelChange(old, "ok", "drift_check")
 
     # -- reporting and persistence ------------------------------------------
     def status(self) -> dict[str, Any]:

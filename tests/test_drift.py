@@ -215,3 +215,21 @@ def test_status_carries_aggregates_only():
     assert set(st) == {"level", "reason", "learning", "shift_mm", "offset_mm", "warn_mm", "alert_mm",
                        "sessions", "taps"}
     assert st["alert_mm"] == pytest.approx(DRIFT.alert_key_fraction * 15.0)
+
+
+def test_a_technician_drift_check_outranks_the_statistics():
+    rng = random.Random(12)
+    est = learned_estimator(rng)
+    for s in summaries(rng, 20, shift_mm=(6.0, 0.0)):
+        est.add_session(s)
+    assert est.level == "alert"
+    baseline = est.baseline_mm
+    ch = est.drift_check_result(passed=True)
+    assert ch.new == "ok" and ch.reason == "drift_check" and est.level == "ok"
+    assert est.baseline_mm == baseline and est.shift_mm == 0.0 and est.cusum_norm == 0.0
+    assert est.drift_check_result(passed=True) is None
+    ch = est.drift_check_result(passed=False)
+    assert ch.new == "alert" and ch.reason == "drift_check"
+    for s in summaries(rng, 50):
+        est.add_session(s)
+    assert est.level == "alert"
