@@ -162,7 +162,9 @@ class ConsoleLink:
         #: Optional: called at each heartbeat for fresh status fields.
         self.status_provider: Callable[[], dict[str, Any]] | None = None
         self._lost_pending = 0
-        self._overflow_alert: tuple[str, int] | None = None
+        #: the overflow alert in flight, and the count it carries
+        self._overflow_alert: tuple[tuple[str, int], int] | None = None
+        self._reporting = False
         self.rejected = 0
 
     # -- what the loop reads ---------------------------------------------------
@@ -222,6 +224,7 @@ class ConsoleLink:
         else:
             self._journal_frame(frame)
             self._link.submit(frame)
+            self._report_overflow(now_s)  # journaled right behind the frame that overflowed
         self._end.flush(now_s)
         return frame
 
@@ -251,20 +254,27 @@ class ConsoleLink:
             return
         for key in dropped:
             self._link.forget(key)
-            if key == self._overflow_alert:
+            if self._overflow_alert is not None and key == self._overflow_alert[0]:
+                # the undelivered overflow alert itself fell out: carry its count to the next one
+                self._lost_pending += self._overflow_alert[1]
                 self._overflow_alert = None
+            else:
+                self._lost_pending += 1
         if dropped:
-            self._lost_pending += len(dropped)
             log.warning("console journal full: dropped %d oldest frames", len(dropped))
 
     def _report_overflow(self, now_s: float) -> None:
         """One overflow alert in flight at a time, carrying every frame lost since the last."""
-        if self._lost_pending and self._overflow_alert is None:
+        if self._lost_pending and self._overflow_alert is None and not self._reporting:
             lost, self._lost_pending = self._lost_pending, 0
-            frame = self.send("alert", now_s, code="journal_overflow", level="fault", lost=lost,
-                              message=f"console journal full: {lost} oldest events lost")
+            self._reporting = True  # the alert's own append may drop another frame: no recursion
+            try:
+                frame = self.send("alert", now_s, code="journal_overflow", level="fault", lost=lost,
+                                  message=f"console journal full: {lost} oldest events lost")
+            finally:
+                self._reporting = False
             if frame is not None:
-                self._overflow_alert = (frame["boot"], frame["seq"])
+                self._overflow_alert = ((frame["boot"], frame["seq"]), lost)
 
     def on_readable(self, now_s: float) -> list[Command]:
         """Read what arrived; ack, deduplicate and validate; return the commands to act on."""
@@ -275,7 +285,7 @@ class ConsoleLink:
                 commands.append(ev)
             elif isinstance(ev, Acked):
                 acked.append((ev.boot, ev.seq))
-                if (ev.boot, ev.seq) == self._overflow_alert:
+                if self._overflow_alert is not None and (ev.boot, ev.seq) == self._overflow_alert[0]:
                     self._overflow_alert = None
             elif isinstance(ev, Rejected):
                 self.rejected += 1

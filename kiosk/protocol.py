@@ -181,7 +181,8 @@ KIOSK_FRAMES: dict[str, FrameSchema] = {
                      ("level",)),
     "calibration.result": _schema({"kind": _choice("calibrate", "drift_check"), "ok": _bool,
                                    "technician": OPERATOR, "rms_mm": MM, "max_mm": MM,
-                                   "points": COUNT, "message": TEXT}, ("kind", "ok")),
+                                   "points": COUNT, "validation_points": COUNT, "message": TEXT},
+                                  ("kind", "ok")),
     "alert": _schema({"code": WORD, "message": TEXT, "level": _choice("warning", "fault"),
                       "lost": COUNT}, ("code", "message")),
 }
