@@ -244,7 +244,7 @@ class DriftEstimator:
         self.taps += max(n, 0)
         if self.learning:
             self._learn(summary, wrong_pin)
-            return self._set(self._alert_reason_while_learning(summary), "ok")
+            return self._set(self._alert_reason_while_learning(), "ok")
         return self._monitor(summary, wrong_pin)
 
     def _learn(self, s: SessionSummary, wrong_pin: bool) -> None:
@@ -266,7 +266,7 @@ class DriftEstimator:
             b["dof"] += n - 1
             b["between"] += s.mean_dx_mm ** 2 + s.mean_dy_mm ** 2
             b["m"] += 1
-        if b["n"] >= self.cfg.baseline_taps and b.get("m", 0) >= 2:
+        if b["n"] >= self.cfg.baseline_taps and b["m"] >= 2:
             self._finish_baseline()
 
     def _finish_baseline(self) -> None:
@@ -287,7 +287,7 @@ class DriftEstimator:
         self.gap_rate, self.corr_rate, self.wrong_rate = (
             self.base_gap_rate, self.base_corr_rate, self.base_wrong_rate)
 
-    def _alert_reason_while_learning(self, s: SessionSummary) -> str | None:
+    def _alert_reason_while_learning(self) -> str | None:
         # No baseline yet: only a level of trouble no honest tapper produces counts.
         b = self._b
         taps = max(b["n"], 1)

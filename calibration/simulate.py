@@ -176,6 +176,24 @@ def type_pin(rng: random.Random, geo: Geometry, person: Person, pin_type: PinTyp
     return not spoiled
 
 
+def reported_taps_px(rng: random.Random, layout: KeyLayout, person: Person, key_ids: list[str],
+                     drift_mm: tuple[float, float]) -> list[tuple[float, float]]:
+    """Where a drifted panel reports this person's taps aimed at ``key_ids``, in screen px.
+
+    For end-to-end tests that feed touches to the running kiosk (FIFO,
+    evemu): the kiosk then does the hit testing and the drift bookkeeping
+    itself, so no retry or correction is modelled here.
+    """
+    ppx, ppy = layout.px_per_mm_x, layout.px_per_mm_y
+    out = []
+    for key_id in key_ids:
+        cx, cy = layout.key_centre_px(key_id)
+        dx = person.offset_mm[0] + rng.gauss(0.0, person.tap_sd_mm) + drift_mm[0]
+        dy = person.offset_mm[1] + rng.gauss(0.0, person.tap_sd_mm) + drift_mm[1]
+        out.append((cx + dx * ppx, cy + dy * ppy))
+    return out
+
+
 def session(rng: random.Random, geo: Geometry, drift_mm: tuple[float, float],
             person_sd_mm: float = PERSON_SD_MM) -> tuple[SessionSummary, bool]:
     """One citizen, one random PIN: (summary, wrong_pin).  The PIN dies here."""

@@ -233,3 +233,13 @@ def test_a_technician_drift_check_outranks_the_statistics():
     for s in summaries(rng, 50):
         est.add_session(s)
     assert est.level == "alert"
+
+
+def test_reported_taps_for_end_to_end_tests_carry_offset_and_drift():
+    geo = simulate.geometry(CFG)
+    layout = geo.digits
+    person = simulate.Person((0.5, 1.0), 0.0)
+    pts = simulate.reported_taps_px(random.Random(1), layout, person, ["5", "enter"], (2.0, -3.0))
+    for key, (x, y) in zip(["5", "enter"], pts):
+        cx, cy = layout.key_centre_px(key)
+        assert ((x - cx) / layout.px_per_mm_x, (y - cy) / layout.px_per_mm_y) == pytest.approx((2.5, -2.0))
