@@ -32,7 +32,9 @@ audit record and resets the drift baseline.
   in one place outvote a prediction made from possibly bad earlier taps, so a
   badly shifted or mirrored panel can still be calibrated.  The final fit's
   own outlier rejection then finds a bad earlier point and its target is
-  asked again.
+  asked again.  A tap on the spot of a target already taken
+  (``SAME_SPOT_MM``) is refused outright: a finger drumming in one place
+  never fills the targets.
 * The fit is made from the raw points only (``calibration.matrix.fit_affine``),
   never on top of the old matrix.
 * Validation: 4 other targets, tapped once each, mapped through the new fit;
@@ -83,6 +85,9 @@ PLAUSIBLE_MM = 8.0
 FIT_REJECT_MM = 4.0
 #: Before three taps exist: farther than this from the target under the previous matrix.
 PRIOR_TOLERANCE_MM = 25.0
+#: A calibration tap this close to one already taken for another target is refused
+#: outright (targets are at least 34 mm apart; the prior's scale is roughly right).
+SAME_SPOT_MM = 10.0
 #: How many rounds of "the fit rejected a point, ask it again" before the fit is shown as is.
 MAX_REFIT_ROUNDS = 2
 
@@ -233,6 +238,11 @@ class CalibrationProcedure(_Procedure):
                 pass  # collinear so far: fall back to the prior
         return self.prior.apply(x, y), PRIOR_TOLERANCE_MM
 
+    def _on_a_taken_spot(self, x: float, y: float) -> bool:
+        """The same spot as a target already taken: a finger resting or drumming, never a new target."""
+        here = self.prior.apply(x, y)
+        return any(r is not None and self._mm(here, self.prior.apply(*r)) <= SAME_SPOT_MM for r in self.raw)
+
     def _confirmed_by_pending(self, x: float, y: float) -> bool:
         if self._pending is None:
             return False
@@ -242,6 +252,10 @@ class CalibrationProcedure(_Procedure):
     def _on_tap_collect(self, now_s: float, x: float, y: float) -> None:
         self._last_input_s = now_s
         i = self.queue[0]
+        if self._on_a_taken_spot(x, y):
+            self.rejected_taps += 1
+            self.message = "rejected_retry"
+            return
         where_px, tolerance_mm = self._predicted_px(x, y)
         if self._mm(where_px, self.targets[i]) > tolerance_mm and not self._confirmed_by_pending(x, y):
             self._pending = (x, y)

@@ -45,3 +45,22 @@ def learned_estimator(rng: random.Random, cfg: DriftConfig = DRIFT, pitch_mm: fl
         for s in summaries(rng, 1, **kw):
             est.add_session(s, wrong_pin=False)
     return est
+
+
+def recorded_taps(path: str):
+    """The finished taps of an evemu recording, through the real touch driver (``drivers.touch``).
+
+    Returns (taps, uncalibrated affine of that device on the demo screen).
+    """
+    from calibration.store import uncalibrated
+    from drivers.touch import open_touch
+
+    src = open_touch(f"evemu:{path}", CFG.touch, fast=True)
+    taps, now_s = [], 0.0
+    try:
+        while not src.finished and now_s < 600:
+            taps += [c.tap for c in src.read(now_s) if c.tap is not None]
+            now_s += 0.05
+    finally:
+        src.close()
+    return taps, uncalibrated(src.axes, SCREEN)

@@ -14,7 +14,7 @@ from calibration.procedure import (
     CalibrationProcedure, DriftCheck, targets_px,
 )
 from kiosk.view import SCREENS
-from tests.support_drift import DRIFT, PANEL, SCREEN, UNCALIBRATED, raw_for_px
+from tests.support_drift import DRIFT, PANEL, SCREEN, UNCALIBRATED, raw_for_px, recorded_taps
 
 PX_PER_MM = (SCREEN.width_px / SCREEN.width_mm, SCREEN.height_px / SCREEN.height_mm)
 
@@ -267,3 +267,24 @@ def test_drift_check_bounce_timeout_and_view():
     v = d.view(tech.t)
     assert v.screen == "drift_check" and v.targets.current == 1 and len(v.targets.residuals_mm) == 1
     assert d.tick(tech.t + DRIFT.technician_timeout_s) == TIMED_OUT and d.outcome is None
+
+
+# -- a real panel's recording through the real touch driver -------------------------------------
+FAST_TAPS = "/work/shared/fixtures/evemu/Atmel maXTouch Touchscreen.1-finger-fast-taps.events"
+
+
+def test_a_finger_drumming_on_one_spot_never_makes_a_calibration():
+    taps, prior = recorded_taps(FAST_TAPS)
+    assert len(taps) == 9 and max(t.t_up_s for t in taps) - min(t.t_up_s for t in taps) < 3
+    # as recorded (taps about 0.23 s apart): the first is far from the first target, the rest bounce
+    p = CalibrationProcedure(SCREEN, DRIFT, "tech-42", taps[0].t_up_s - 1, prior)
+    messages = [(p.tap(t.t_up_s, t.x_raw, t.y_raw), p.message) for t in taps]
+    assert messages[0] == (COLLECT, "rejected_retry")
+    assert all(m == (COLLECT, "bounce") for m in messages[1:])
+    assert p.current == 0 and p.raw == [None] * 9
+    # the same taps slowed down: two agreeing taps take one target, then that spot is refused
+    p = CalibrationProcedure(SCREEN, DRIFT, "tech-42", 0.0, prior)
+    for rounds in range(5):
+        for k, t in enumerate(taps):
+            p.tap(20.0 * rounds + 2.0 * (k + 1), t.x_raw, t.y_raw)
+    assert p.state == COLLECT and sum(r is not None for r in p.raw) == 1 and p.fit is None
