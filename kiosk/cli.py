@@ -25,11 +25,13 @@ EXIT_USAGE = 2
 
 #: subcommand -> (module, one-line help).  Add a line when a subcommand exists.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("kiosk.commands.run", "run the terminal: touch, card, staff console and screen"),
+    "demo": ("kiosk.commands.demo", "play complete sessions headless and print the console transcript"),
     "config": ("kiosk.commands.config_show", "check a configuration file and print the effective settings"),
-    "touch": ("kiosk.commands.touch", "touch input tools: print the taps of a recording, capture or panel"),
-    "calibrate": ("kiosk.commands.calibrate", "fit and install the touch calibration matrix (from taps, or imported)"),
     "screens": ("kiosk.commands.screens", "render every screen and keypad to PNG files (headless)"),
     "layout": ("kiosk.commands.layout", "print the key rectangles of a PIN type's keypad in screen pixels"),
+    "touch": ("kiosk.commands.touch", "touch input tools: print the taps of a recording, capture or panel"),
+    "calibrate": ("kiosk.commands.calibrate", "fit and install the touch calibration matrix (from taps, or imported)"),
     "card": ("kiosk.commands.card", "card reader and My Number card status (tries left; spends no try)"),
     "simcard": ("kiosk.commands.simcard", "plug the virtual My Number card into pcscd through vpcd (tests, demo)"),
     "audit": ("kiosk.commands.audit", "verify or show the tamper-evident audit trail"),

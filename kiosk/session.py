@@ -48,7 +48,7 @@ ENDED = "ended"                # the citizen sees that the session ended
 TECHNICIAN = "technician"      # calibration or drift check owns the screen
 
 #: Why a session ends (``session.ended`` reason).
-END_REASONS = ("logout", "cancel", "timeout", "card_removed")
+END_REASONS = ("logout", "cancel", "timeout", "card_removed", "shutdown")
 
 #: ``pin.result`` results (protocol vocabulary).
 RESULTS = ("ok", "wrong", "locked", "cancelled", "timeout", "card_removed", "no_card", "error")
@@ -65,7 +65,7 @@ _RESULT_SCREEN = {"ok": "result_ok", "wrong": "wrong_pin", "locked": "locked",
                   "no_card": "no_card", "error": "fault"}
 
 #: Screen shown after a session ends, by reason.
-_ENDED_SCREEN = {"logout": "session_ended", "cancel": "session_ended",
+_ENDED_SCREEN = {"logout": "session_ended", "cancel": "session_ended", "shutdown": "session_ended",
                  "timeout": "timed_out", "card_removed": "card_removed"}
 
 #: Keys that are not characters.
@@ -191,6 +191,19 @@ class Session:
     def tick(self, now_s: float) -> list[Effect]:
         return self._dispatch("tick", now_s)
 
+    def shutdown(self, now_s: float) -> list[Effect]:
+        """The process is stopping (SIGTERM): end any session now, in every state.
+
+        Call it after the card worker has stopped, so no Pin is still lent.
+        """
+        self.now_s = now_s
+        if self.state in (IDLE, ENDED, TECHNICIAN):
+            self._reset_session()
+            return []
+        if self.entry is not None and self.entry.result is None:
+            return self._abandon("shutdown")
+        return self._end("shutdown")
+
     # ----------------------------------------------------------------- table
     def _dispatch(self, event: str, now_s: float, **kw: Any) -> list[Effect]:
         self.now_s = now_s
@@ -210,8 +223,11 @@ class Session:
             self._reset_session()
             self.session_id = secrets.token_hex(6)
             self.lang = self.default_language
-            fx.append(ToConsole("session.started", {"session": self.session_id}))
-            fx.append(ToAudit("session.start", {"session": self.session_id, "operator": operator}))
+            started = {"pin_type": PinType(pin_type).value, "action": action}
+            if operator:
+                started["operator"] = operator
+            fx.append(ToConsole("session.started", started))
+            fx.append(ToAudit("session.start", {"session": self.session_id, **started}))
         elif self.entry is not None:
             self.entry.wipe()
         self.entry = _Entry(PinType(pin_type), action, operator)
@@ -395,12 +411,13 @@ class Session:
         self.state = RESULT
         fields = {"pin_type": e.pin_type.value, "action": e.action, "result": result,
                   "tries_left": tries_left}
-        return [ToConsole("pin.result", fields), ToAudit("pin.result", dict(fields))]
+        return [ToConsole("pin.result", fields),
+                ToAudit("pin.result", {"session": self.session_id, **fields})]
 
     def _abandon(self, reason: str) -> list[Effect]:
         """An entry that never reached the card ends with the session."""
         result = {"cancel": "cancelled", "logout": "cancelled", "timeout": "timeout",
-                  "card_removed": "card_removed"}[reason]
+                  "card_removed": "card_removed", "shutdown": "cancelled"}[reason]
         fx = self._finish_entry(result, self.entry.tries_left if self.entry else None)
         return fx + self._end(reason)
 
@@ -410,8 +427,8 @@ class Session:
         self._reset_session()
         self.state, self.ended_reason, self.ended_at_s = ENDED, reason, self.now_s
         return [
-            ToConsole("session.ended", {"session": sid, "reason": reason, "cleared": True}),
-            ToAudit("session.end", {"session": sid, "reason": reason}),
+            ToConsole("session.ended", {"reason": reason, "cleared": True}),
+            ToAudit("session.end", {"session": sid, "reason": reason, "cleared": True}),
             SessionClosed(reason, wrong),
         ]
 

@@ -1,0 +1,613 @@
+"""The one loop: touch, card, console and timers in; session effects, screen and reports out.
+
+Theory of operation
+-------------------
+``Kiosk`` owns the drivers and the pure cores and does no deciding of its
+own: every citizen-facing decision is ``kiosk.session.Session``'s, every
+technician decision ``calibration.procedure``'s, every drift decision
+``calibration.drift``'s.  The kiosk turns I/O into their events and their
+effects into I/O:
+
+* touch fd readable -> contacts -> calibration matrix -> press tracker on the
+  layout of the screen shown -> ``session.key`` / ``session.touch``, and one
+  anonymous residual per committed keypress into ``SessionDrift``;
+* card worker fd readable -> ``session.card_result`` / ``card_removed``;
+* console fd readable -> commands -> ``session.begin`` / ``cancel`` / ...;
+* one timer, always re-armed at the earliest deadline any part asked for
+  (session timeout, console retransmission/heartbeat/reopen, touch replay or
+  reopen, technician timeout, watchdog): the loop sleeps in ``select`` until
+  then and never spins;
+* after every event the screen is redrawn only if the View changed, and only
+  the rectangles that changed are flipped.
+
+Devices that are missing are states (``touch: absent``, ``reader: absent``,
+``link: down``) reported in ``status`` frames and on the fault screen, never
+exceptions out of the loop.  SIGTERM/SIGINT stop the loop; ``close`` ends any
+session (PINs wiped), clears the screen and says ``STOPPING=1``.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from calibration.drift import DriftEstimator, SessionDrift
+from calibration.matrix import Affine
+from kiosk import __version__
+from kiosk.config import Config
+from kiosk.durable import write_atomic
+from kiosk.keypad import KeyLayout, LayoutError, PressTracker, build_layout, build_screen_layout
+from kiosk.loop import EventLoop, TimerHandle
+from kiosk.pin import PinType
+from kiosk.session import CardOp, SessionClosed, Session, ToAudit, ToConsole
+from kiosk.view import View
+
+log = logging.getLogger("pin_kiosk.app")
+
+DRIFT_FILE = "drift.json"
+#: How often the desktop demo's ``mouse`` source is polled (the real panel is an fd).
+MOUSE_POLL_S = 0.02
+
+
+@dataclass
+class Presence:
+    """What the terminal knows of its devices (status frames, metrics, fault screen)."""
+
+    reader: bool = False
+    card: bool = False
+    touch: bool = False
+    pcscd: bool = True
+
+
+@dataclass
+class Counters:
+    sessions_by_result: dict[str, int] = field(default_factory=dict)
+
+
+class Kiosk:
+    """Wires drivers to the pure cores on one EventLoop.  See the module docstring."""
+
+    def __init__(self, cfg: Config, *, loop: EventLoop, touch: Any, card: Any, link: Any,
+                 display: Any | None, audit: Any | None = None, notifier: Any | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 on_frame: Callable[[View, Any], None] | None = None) -> None:
+        from calibration import store
+
+        self.cfg = cfg
+        self.loop = loop
+        self.touch = touch
+        self.card = card
+        self.link = link
+        self.display = display
+        self.audit = audit
+        self.notifier = notifier
+        self.clock = clock
+        self.on_frame = on_frame
+        self.state_dir = cfg.state_dir
+        self.session = Session(inactivity_timeout_s=cfg.session.inactivity_timeout_s,
+                               ended_screen_s=cfg.session.ended_screen_s, language=cfg.screen.language)
+        self.presence = Presence(touch=bool(getattr(touch, "present", False)))
+        self.counters = Counters()
+        self.affine, cal_status = store.load_active(self.state_dir, touch.axes, cfg.screen)
+        self.calibration_source = cal_status.source
+        self.session_drift = SessionDrift()
+        self.procedure: Any | None = None
+        self._card_requests: dict[int, int] = {}  # worker request id -> session request id
+        self._layouts: dict[tuple, KeyLayout] = {}
+        self.drift = self._load_drift()
+        self._view: View | None = None
+        self._layout: KeyLayout | None = None
+        self.tracker: PressTracker | None = None
+        self._timer: TimerHandle | None = None
+        self._fds: dict[str, int | None] = {"touch": None, "link": None}
+        self._last_erased: str | None = None  # key erased by backspace (RAM only, this session)
+        self._down_key: str | None = None
+        self._watchdog_s = notifier.watchdog_interval_s() if notifier is not None else None
+        self._next_watchdog_s = 0.0
+        self.link.status_provider = self.status_fields
+        self._mouse = display is not None and getattr(display, "mouse_input", False)
+        if cal_status.alert:
+            self._alert(self.clock(), cal_status.alert, f"calibration: {cal_status.detail or cal_status.alert}")
+
+    # ------------------------------------------------------------------ set-up
+    def _load_drift(self) -> DriftEstimator:
+        pitch_mm = self._layout_for(View("entry", pin_type=PinType.USER_AUTH)).pitch_mm
+        path = self.state_dir / DRIFT_FILE
+        try:
+            return DriftEstimator.from_json(path.read_bytes(), self.cfg.drift)
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as exc:
+            log.warning("drift state unreadable, learning a new baseline: %s", exc)
+        return DriftEstimator(self.cfg.drift, pitch_mm)
+
+    def start(self) -> None:
+        now = self.clock()
+        self._record("boot", version=__version__, terminal=self.cfg.terminal.id, boot=self.link.boot)
+        self.loop.add_reader(self.card.fileno(), self._on_card)
+        self._watch_fds()
+        self._redraw(now)
+        self._metrics(now)
+        if self.notifier is not None:
+            self.notifier.ready("pin-kiosk running")
+        self._after(now)
+
+    def close(self) -> None:
+        """Stop: card worker first (so no Pin is lent), then end the session, clear, report."""
+        now = self.clock()
+        if self.notifier is not None:
+            self.notifier.stopping()
+        self.card.close()
+        self._run(self.session.shutdown(now), now)
+        self.link.tick(now)
+        if self.display is not None:
+            self.display.clear()
+        self._record("shutdown", reason="signal")
+        self._metrics(now)
+        self.link.close()
+        self.touch.close()
+
+    # ------------------------------------------------------------------ events
+    def _on_touch(self, now: float) -> None:
+        self._read_touch(now)
+        self._after(now)
+
+    def _read_touch(self, now: float) -> None:
+        if self._mouse:
+            self._pump_mouse(now)
+        for contact in self.touch.read(now):
+            self._contact(contact, now)
+
+    def _pump_mouse(self, now: float) -> None:
+        """``mouse`` source (desktop demo only): hand pygame's button events to the source."""
+        import pygame
+        kinds = {pygame.MOUSEBUTTONDOWN: "down", pygame.MOUSEMOTION: "move", pygame.MOUSEBUTTONUP: "up"}
+        for ev in pygame.event.get():
+            if ev.type == pygame.QUIT:
+                self.loop.stop()
+            elif ev.type in kinds and (ev.type == pygame.MOUSEMOTION or ev.button == 1):
+                self.touch.feed_mouse(kinds[ev.type], ev.pos[0], ev.pos[1], now)
+
+    def _contact(self, c: Any, now: float) -> None:
+        x_px, y_px = self.affine.apply(c.x_raw, c.y_raw)
+        if self.procedure is not None:
+            self._technician_contact(c, x_px, y_px, now)
+            return
+        tracker = self.tracker
+        if tracker is None:
+            return
+        if c.kind == "down":
+            self._down_key = tracker.down(x_px, y_px, c.t_s)
+            self.session.touch(now, tracker.highlighted)
+        elif c.kind == "move":
+            tracker.move(x_px, y_px, c.t_s)
+            self.session.touch(now, tracker.highlighted)
+        elif c.kind == "cancel":
+            tracker.cancel()
+            self.session.touch(now, None)
+        elif c.kind == "up":
+            tap_px = self.affine.apply(c.tap.x_raw, c.tap.y_raw) if c.tap is not None else (x_px, y_px)
+            key = tracker.up(x_px, y_px, c.t_s)
+            self._observe_tap(key, tap_px)
+            if key is not None:
+                self._run(self.session.key(now, key), now)
+            else:
+                self.session.touch(now, None)
+
+    def _observe_tap(self, key: str | None, tap_px: tuple[float, float]) -> None:
+        """Feed the drift sums: a residual per keypad press, gap taps, likely corrections."""
+        view, layout = self._view, self._layout
+        if view is None or layout is None or view.screen != "entry":
+            return
+        if key is None:
+            if self._down_key is None and layout.hit(*tap_px) is None:
+                self.session_drift.add_gap_tap()
+            return
+        cx, cy = layout.key_centre_px(key)
+        self.session_drift.add_tap(((tap_px[0] - cx) / layout.px_per_mm_x,
+                                    (tap_px[1] - cy) / layout.px_per_mm_y))
+        if key == "backspace":
+            self._last_erased = "?"  # a character was erased; which one is not kept
+        elif len(key) == 1 and self._last_erased is not None:
+            self._last_erased = None
+            # a keypress right after backspace that lands off-centre towards a neighbour
+            off_x = abs(tap_px[0] - cx) / max(1.0, layout.key(key).w)
+            off_y = abs(tap_px[1] - cy) / max(1.0, layout.key(key).h)
+            if max(off_x, off_y) > 0.3:
+                self.session_drift.add_correction()
+
+    def _on_card(self, now: float) -> None:
+        for ev in self.card.drain():
+            if ev.kind == "result":
+                rid = self._card_requests.pop(ev.request_id, None)
+                if rid is not None:
+                    r = ev.result
+                    self._run(self.session.card_result(now, rid, r.outcome, r.tries_left), now)
+            else:
+                self._presence(ev, now)
+        self._after(now)
+
+    def _presence(self, ev: Any, now: float) -> None:
+        kind = ev.kind
+        if kind == "card_removed":
+            self.presence.card = False
+            self._record("card.removed", reader=ev.reader or "")
+            self._run(self.session.card_removed(now), now)
+        elif kind == "card_inserted":
+            self.presence.card = True
+            self._record("card.inserted", reader=ev.reader or "")
+        elif kind in ("reader_added", "reader_removed"):
+            self.presence.reader = kind == "reader_added"
+            if kind == "reader_removed":
+                self.presence.card = False
+                self._run(self.session.card_removed(now), now)
+            self._record("reader.present", reader=ev.reader or "", present=self.presence.reader)
+            if not self.presence.reader:
+                self._alert(now, "reader_absent", "card reader disconnected")
+        elif kind in ("pcscd_down", "pcscd_up"):
+            self.presence.pcscd = kind == "pcscd_up"
+            if not self.presence.pcscd:
+                self.presence.reader = self.presence.card = False
+                self._alert(now, "pcscd_down", "PC/SC service not reachable")
+        self._metrics(now)
+
+    def _on_link(self, now: float) -> None:
+        self._commands(self.link.on_readable(now), now)
+        self._after(now)
+
+    def _commands(self, commands: list, now: float) -> None:
+        for cmd in commands:
+            f = cmd.fields
+            if cmd.type == "begin":
+                self._run(self.session.begin(now, PinType(f["pin_type"]), f.get("action", "verify"),
+                                             f.get("operator")), now)
+            elif cmd.type == "cancel":
+                if self.procedure is not None:
+                    self.procedure.cancel(now)
+                    self._technician_done(now)
+                else:
+                    self._run(self.session.cancel(now), now)
+            elif cmd.type == "logout":
+                self._run(self.session.logout(now), now)
+            elif cmd.type == "status_request":
+                self.link.send_status(now, **self.status_fields())
+            elif cmd.type in ("calibrate", "drift_check"):
+                self._start_technician(cmd.type, f["technician"], now)
+
+    def _on_timer(self, now: float) -> None:
+        self._timer = None
+        self._run(self.session.tick(now), now)
+        self._commands(self.link.tick(now), now)
+        if self.procedure is not None:
+            self.procedure.tick(now)
+            if self.procedure.finished:
+                self._technician_done(now)
+        wake = self.touch.wakeup_s(now)
+        if (wake is not None and wake <= now) or self._mouse:
+            self._read_touch(now)
+        self._watchdog(now)
+        self._after(now)
+
+    # ------------------------------------------------------------- technician
+    def _start_technician(self, kind: str, technician: str, now: float) -> None:
+        from calibration.procedure import CalibrationProcedure, DriftCheck
+
+        if self.session.active or self.procedure is not None:
+            self._alert(now, "busy", f"{kind} refused: a session or procedure is in progress")
+            return
+        self._run(self.session.technician(now, True), now)
+        if kind == "calibrate":
+            self.procedure = CalibrationProcedure(self.cfg.screen, self.cfg.drift, technician, now, self.affine)
+        else:
+            self.procedure = DriftCheck(self.cfg.screen, self.cfg.drift, technician, now, self.affine)
+
+    def _technician_contact(self, c: Any, x_px: float, y_px: float, now: float) -> None:
+        proc = self.procedure
+        if c.kind != "up" or c.tap is None:
+            return
+        if proc.state == "review":
+            layout = self._layout
+            key = layout.hit(x_px, y_px) if layout is not None else None
+            if key == "accept":
+                proc.accept(now)
+            elif key == "retry":
+                proc.retry(now)
+        else:
+            proc.tap(now, c.tap.x_raw, c.tap.y_raw)
+        if proc.finished:
+            self._technician_done(now)
+
+    def _technician_done(self, now: float) -> None:
+        from calibration import store
+        from calibration.procedure import ACCEPTED, CalibrationProcedure
+
+        proc, self.procedure = self.procedure, None
+        if proc is None:
+            return
+        if isinstance(proc, CalibrationProcedure):
+            if proc.state == ACCEPTED and proc.outcome is not None:
+                out = proc.outcome
+                before = _matrix_sha(self.affine)
+                store.install(self.state_dir, out.affine,
+                              {"technician": out.technician, "rms_mm": out.rms_mm, "max_mm": out.max_mm},
+                              axes=self.touch.axes, screen=self.cfg.screen)
+                self.affine = out.affine
+                self.calibration_source = "active"
+                self.drift.reset_baseline()
+                self._save_drift()
+                self._record("calibration", technician=out.technician, outcome="accepted",
+                             rms_mm=out.rms_mm, max_mm=out.max_mm, points=len(out.fit_residuals_mm),
+                             validation_points=len(out.validation_residuals_mm),
+                             rejected_taps=out.rejected_taps, matrix_before_sha256=before,
+                             matrix_after_sha256=_matrix_sha(out.affine))
+                self.link.send("calibration.result", now, kind="calibrate", ok=True,
+                               message="calibration installed", **out.console_fields())
+            else:
+                outcome = {"timed_out": "timeout"}.get(proc.state, "cancelled")
+                self._record("calibration", technician=proc.technician, outcome=outcome)
+                self.link.send("calibration.result", now, kind="calibrate", ok=False,
+                               technician=proc.technician, message=f"calibration {outcome}, nothing changed")
+        else:
+            out = proc.outcome
+            if out is not None:
+                self._record("drift.check", technician=out.technician, passed=out.passed,
+                             rms_mm=out.rms_mm, max_mm=out.max_mm)
+                self.link.send("calibration.result", now, kind="drift_check", ok=out.passed,
+                               technician=out.technician, rms_mm=round(out.rms_mm, 2),
+                               max_mm=round(out.max_mm, 2), points=len(out.errors_mm),
+                               message="drift check passed" if out.passed else "drift check failed: calibrate")
+            else:
+                self.link.send("calibration.result", now, kind="drift_check", ok=False,
+                               technician=proc.technician, message="drift check not finished")
+        self._run(self.session.technician(now, False), now)
+
+    # ---------------------------------------------------------------- effects
+    def _run(self, effects: list, now: float) -> None:
+        for e in effects:
+            if isinstance(e, CardOp):
+                wid = self.card.submit(e.op, e.pin_type, *e.pins)
+                self._card_requests[wid] = e.request_id
+            elif isinstance(e, ToConsole):
+                self.link.send(e.type, now, **e.fields)
+                if e.type == "pin.result":
+                    r = e.fields["result"]
+                    self.counters.sessions_by_result[r] = self.counters.sessions_by_result.get(r, 0) + 1
+            elif isinstance(e, ToAudit):
+                self._record(e.kind, **e.fields)
+            elif isinstance(e, SessionClosed):
+                self._session_closed(e, now)
+
+    def _session_closed(self, e: SessionClosed, now: float) -> None:
+        summary = self.session_drift.summary()
+        self.session_drift.wipe()
+        self._last_erased = self._down_key = None
+        change = self.drift.add_session(summary, e.wrong_pin)
+        self._save_drift()
+        if change is not None:
+            st = self.drift.status()
+            self._record("drift.level", level_from=change.old, level_to=change.new, shift_mm=st["shift_mm"],
+                         shift_x_mm=st["offset_mm"][0], shift_y_mm=st["offset_mm"][1])
+            self.link.send("drift", now, **self._drift_fields())
+            if change.new != "ok":
+                self._alert(now, f"drift_{change.new}",
+                            f"touch panel drift {st['shift_mm']:.1f} mm ({change.reason}); calibrate soon")
+        self._metrics(now)
+
+    def _save_drift(self) -> None:
+        try:
+            write_atomic(self.state_dir / DRIFT_FILE, self.drift.to_json().encode())
+        except OSError as exc:
+            log.error("drift state not saved: %s", exc)
+
+    def _drift_fields(self) -> dict[str, Any]:
+        st = self.drift.status()
+        return {"level": st["level"], "shift_mm": st["shift_mm"], "shift_x_mm": st["offset_mm"][0],
+                "shift_y_mm": st["offset_mm"][1], "taps": st["taps"],
+                "key_fraction": round(st["shift_mm"] / self.drift.key_pitch_mm, 3)}
+
+    def _record(self, kind: str, **fields: Any) -> None:
+        if self.audit is None:
+            return
+        try:
+            self.audit.record(kind, **fields)
+        except (OSError, ValueError) as exc:
+            log.error("audit record %s not written: %s", kind, exc)
+
+    def _alert(self, now: float, code: str, message: str) -> None:
+        log.warning("alert %s: %s", code, message)
+        self._record("alert", code=code, message=message)
+        self.link.send("alert", now, code=code, message=message)
+
+    # ----------------------------------------------------------------- status
+    def status_fields(self) -> dict[str, Any]:
+        st = self.drift.status()
+        fields: dict[str, Any] = {
+            "state": self.session.state, "reader": self.presence.reader, "card": self.presence.card,
+            "touch": self.presence.touch, "session": self.session.active,
+            "calibrated": self.calibration_source == "active",
+            "drift": {"level": st["level"], "shift_mm": st["shift_mm"],
+                      "shift_x_mm": st["offset_mm"][0], "shift_y_mm": st["offset_mm"][1],
+                      "taps": st["taps"]},
+        }
+        if self.audit is not None:
+            fields["audit_head"] = self.audit.head
+        return fields
+
+    def _metrics(self, now: float) -> None:
+        from kiosk.metrics import METRICS_FILE, MetricsSnapshot, write_metrics
+
+        st = self.drift.status()
+        snap = MetricsSnapshot(
+            terminal=self.cfg.terminal.id, sessions_by_result=dict(self.counters.sessions_by_result),
+            drift_offset_x_m=st["offset_mm"][0] / 1000, drift_offset_y_m=st["offset_mm"][1] / 1000,
+            drift_level=st["level"], link_up=bool(self.link.up),
+            link_retransmissions=self.link.retransmissions, card_reader_present=self.presence.reader,
+            touch_present=self.presence.touch, audit_records=getattr(self.audit, "seq", 0))
+        try:
+            write_metrics(self.cfg.metrics_dir / METRICS_FILE, snap)
+        except OSError as exc:
+            log.error("metrics not written: %s", exc)
+
+    def _watchdog(self, now: float) -> None:
+        if self.notifier is None or self._watchdog_s is None or now < self._next_watchdog_s:
+            return
+        self._next_watchdog_s = now + self._watchdog_s / 2
+        self.notifier.watchdog([lambda: True, lambda: self.card.alive(now), self.link.alive])
+
+    # ------------------------------------------------------------------ screen
+    def current_view(self, now: float) -> View:
+        if self.procedure is not None:
+            return self.procedure.view(now, self.session.lang)
+        return self.session.view()
+
+    def _layout_for(self, view: View) -> KeyLayout:
+        key = (view.screen, view.pin_type, view.lang)
+        layout = self._layouts.get(key)
+        if layout is None:
+            if view.screen == "entry":
+                layout = build_layout(view.pin_type, self.cfg.screen, self.cfg.keypad, view.lang)
+            else:
+                layout = build_screen_layout(view.screen, view.pin_type, self.cfg.screen, self.cfg.keypad,
+                                             view.lang)
+            self._layouts[key] = layout
+        return layout
+
+    def _redraw(self, now: float) -> None:
+        view = self.current_view(now)
+        if view == self._view:
+            return
+        layout = self._layout_for(view)
+        if layout is not self._layout:
+            if self.tracker is None:
+                self.tracker = PressTracker.from_config(layout, self.cfg.keypad)
+            else:
+                self.tracker.set_layout(layout)
+            self._layout = layout
+        self._view = view
+        if self.display is not None:
+            self.display.show(view, layout)
+            if self.on_frame is not None:
+                self.on_frame(view, self.display.surface)
+
+    # ------------------------------------------------------------------ timer
+    def _watch_fds(self) -> None:
+        """(Re)register the touch and console descriptors; they change when a device returns."""
+        for name, source, callback in (("touch", self.touch, self._on_touch), ("link", self.link, self._on_link)):
+            fd = source.fileno()
+            if fd != self._fds[name]:
+                if self._fds[name] is not None:
+                    self.loop.remove_reader(self._fds[name])
+                if fd is not None:
+                    self.loop.add_reader(fd, callback)
+                self._fds[name] = fd
+
+    def _after(self, now: float) -> None:
+        """After any event: presence, screen, descriptors, and the one timer."""
+        touch_now = bool(self.touch.present)
+        if touch_now != self.presence.touch:
+            self.presence.touch = touch_now
+            self._record("touch.present", device=self.touch.spec, present=touch_now)
+            if not touch_now:
+                self._alert(now, "touch_absent", f"touch panel absent: {self.touch.absent_reason}")
+            self._metrics(now)
+        self._redraw(now)
+        self._watch_fds()
+        deadlines = [self.session.next_deadline_s(), self.link.next_deadline_s(now), self.touch.wakeup_s(now)]
+        if self.procedure is not None:
+            deadlines.append(self.procedure.wakeup_s())
+        if self._watchdog_s is not None:
+            deadlines.append(self._next_watchdog_s)
+        if self._mouse:
+            deadlines.append(now + MOUSE_POLL_S)  # SDL gives no fd to wait on: desktop demo only
+        due = min((d for d in deadlines if d is not None and math.isfinite(d)), default=None)
+        if self._timer is not None:
+            self.loop.cancel(self._timer)
+            self._timer = None
+        if due is not None:
+            self._timer = self.loop.call_at(max(due, now), self._on_timer)
+
+
+def _matrix_sha(affine: Affine) -> str:
+    import hashlib
+    return hashlib.sha256(repr(affine.as_tuple()).encode()).hexdigest()
+
+
+
+class StartError(Exception):
+    """The kiosk cannot start (screen cannot open, another kiosk holds the state dir): one line, exit 1."""
+
+
+def open_kiosk(cfg: Config, *, loop: EventLoop, on_frame: Callable[[View, Any], None] | None = None,
+               headless: bool = False) -> Kiosk:
+    """Open every driver the configuration names and wire them into a Kiosk.
+
+    A missing device is a state, not an error: the touch source, card reader and
+    console port each start absent and are retried.  A bad spec is a
+    configuration error (exit 2); a screen that cannot open, or a state
+    directory held by another kiosk, is a StartError (exit 1).
+    """
+    from drivers.card import CardWorker, open_card
+    from drivers.touch import TouchSpecError, open_touch
+    from kiosk.audit import AuditBusy, AuditTrail
+    from kiosk.config import ConfigError
+    from kiosk.console_link import ConsoleLink
+    from kiosk.watchdog import Notifier
+
+    try:
+        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        audit = AuditTrail(cfg.state_dir)
+    except AuditBusy as exc:
+        raise StartError(f"another kiosk is running: {exc}") from None
+    except OSError as exc:
+        raise StartError(f"state directory {cfg.state_dir} not writable: {exc.strerror or exc}") from None
+    try:
+        touch = open_touch(cfg.touch.source, cfg.touch)
+    except (TouchSpecError, ValueError) as exc:
+        audit.close()
+        raise ConfigError(cfg.source, "touch.source", str(exc)) from None
+    try:
+        card = CardWorker(open_card(cfg.card.source, cfg.card))
+    except ValueError as exc:
+        touch.close()
+        audit.close()
+        raise ConfigError(cfg.source, "card.source", str(exc)) from None
+    link = ConsoleLink(cfg, cfg.state_dir)
+    display = None
+    if not headless:
+        from kiosk.ui.display import Display, DisplayError
+        try:
+            display = Display(cfg.screen, cfg.touch.source)
+        except (DisplayError, Exception) as exc:
+            for part in (card, link, touch, audit):
+                part.close()
+            raise StartError(str(exc)) from None
+    kiosk = Kiosk(cfg, loop=loop, touch=touch, card=card, link=link, display=display, audit=audit,
+                  notifier=Notifier.from_env(), on_frame=on_frame)
+    import hashlib
+    try:
+        digest = hashlib.sha256(Path(cfg.source).read_bytes()).hexdigest()
+        kiosk._record("config.loaded", source=cfg.source, sha256=digest)
+    except OSError:
+        pass
+    return kiosk
+
+
+def run_kiosk(cfg: Config, on_frame: Callable[[View, Any], None] | None = None,
+              until: Callable[[Kiosk], bool] | None = None) -> int:
+    """``pin-kiosk run``: start, loop until SIGTERM/SIGINT, shut down cleanly.  Returns the exit code."""
+    loop = EventLoop()
+    kiosk = open_kiosk(cfg, loop=loop, on_frame=on_frame)
+    log.info("pin-kiosk %s running: terminal %s, touch %s, card %s, console %s",
+             __version__, cfg.terminal.id, cfg.touch.source, cfg.card.source, cfg.console.port)
+    kiosk.start()
+    try:
+        signum = loop.run()
+        if signum is not None:
+            log.info("stopping on signal %d", signum)
+    finally:
+        kiosk.close()
+        loop.close()
+    return 0
