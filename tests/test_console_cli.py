@@ -75,6 +75,8 @@ class FakeKiosk:
         self.link.opened(time.monotonic(), self.link.build("hello", {"version": 1}, "ts")[0])
         self.dec = frames.FrameDecoder()
         self.events = []
+        self.raw = bytearray()
+        self.deaf = False  # True: read and discard (the console's frames are lost on the way)
 
     def send(self, type_, **fields):
         self.link.submit(self.link.build(type_, fields, "2026-11-26T00:00:00Z")[0])
@@ -85,6 +87,9 @@ class FakeKiosk:
             try:
                 data = self.conn.recv(65536)
             except BlockingIOError:
+                data = b""
+            self.raw += data
+            if self.deaf:
                 data = b""
             for f in self.dec.feed(data):
                 self.events += self.link.receive(f, time.monotonic())
@@ -221,3 +226,31 @@ def test_the_pin_scan_finds_a_planted_leak():
     leak = frames.encode({"v": 1, "type": "alert", "seq": 1, "boot": "b", "message": "typed 4821"})
     assert pin_leaks(clean + leak) == ["PIN in field message of alert"]
     assert pin_leaks(b"debug 4821\n") and pin_leaks(b"xxK7QX2P9Mxx")
+
+
+def test_cli_console_retransmits_its_command_until_the_kiosk_acks_it():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    p = pin_kiosk("console", "--port", f"socket://127.0.0.1:{server.getsockname()[1]}", "--json")
+    try:
+        server.settimeout(10)
+        conn, _ = server.accept()
+        kiosk = FakeKiosk(conn)
+        assert wait_for(lambda: any(isinstance(e, Greeted) for e in kiosk.events), 5, kiosk.pump)
+        kiosk.deaf = True
+        p.stdin.write("calibrate T07\n")
+        p.stdin.flush()
+        assert wait_for(lambda: kiosk.raw.count(b'"type":"calibrate"') >= 2, 5, kiosk.pump)
+        kiosk.deaf = False
+        assert wait_for(lambda: any(isinstance(e, Command) for e in kiosk.events), 5, kiosk.pump)
+        kiosk.pump(1.2)  # acked now: no more copies
+        copies = kiosk.raw.count(b'"type":"calibrate"')
+        kiosk.pump(1.2)
+        assert kiosk.raw.count(b'"type":"calibrate"') == copies
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=10)
+        server.close()
+    assert p.returncode == 0
+    assert [(e.type, e.fields) for e in kiosk.events if isinstance(e, Command)] == [("calibrate", {"technician": "T07"})]

@@ -222,3 +222,35 @@ def test_ack_with_junk_fields_is_ignored():
     k = kiosk()
     assert k.receive({"v": 1, "type": "ack", "seq": 0, "boot": "c", "ack": "1", "ack_boot": 3}, 0.0) == []
     assert json.loads(json.dumps(k.poll(0.0))) == []
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_values = st.none() | st.booleans() | st.integers(-5, 2**60) | st.floats(allow_nan=False) | st.text(max_size=40)
+_field_names = st.sampled_from(["pin_type", "action", "operator", "technician", "pin", "x", "ts", "ack", "ack_boot"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(COMMANDS) + ["ack", "reboot", "hello", "status"]),
+       st.dictionaries(_field_names, _values | st.sampled_from(["user_auth", "signature", "verify", "change", "T1"]),
+                       max_size=4),
+       st.integers(0, 3), st.sampled_from(["c1", "c2"]))
+def test_fuzz_kiosk_never_raises_and_acts_only_on_schema_valid_commands(type_, fields, seq, boot):
+    k = kiosk()
+    greet(k, console())
+    frame = {**fields, "v": 1, "type": type_, "seq": seq, "boot": boot}
+    try:
+        line = frames.encode(frame)
+    except frames.FrameError:
+        return
+    for f in frames.FrameDecoder().feed(line):
+        events = k.receive(f, 1.0) + k.receive(f, 1.5)  # and its duplicate
+        commands = [e for e in events if isinstance(e, Command)]
+        assert len(commands) <= 1
+        for c in commands:
+            schema = COMMANDS[c.type]
+            assert set(c.fields) <= set(schema.fields) and schema.required <= set(c.fields)
+            assert all(schema.fields[n](v) for n, v in c.fields.items())
+        if type_ != "ack":
+            assert len(decode(k.poll(2.0))) >= 2  # acked twice, acted on at most once
