@@ -58,7 +58,7 @@ BUTTON_W_MM = 50.0
 INFO_MIN_H_MM = 22.0
 INFO_MIN_W_MM = 55.0
 #: Share of the screen height the info region gets when keys can stay at size anyway.
-INFO_PREFERRED_H = 0.28
+INFO_PREFERRED_H = 0.33
 #: Border above the words of a stacked info region (text is not touched, so no bezel margin).
 TEXT_MARGIN_MM = 0.7
 
@@ -249,7 +249,8 @@ def _labels(lang: str) -> dict[str, str]:
     return {k: STRINGS[lang][f"key_{k}"] for k in (*CONTROL_KEYS, "lang", "retry", "continue", "accept")}
 
 
-def _info_regions(x: int, y: int, w: int, h: int, lang_w: int, lang_h: int, gap: int) -> tuple[Key, dict[str, Box]]:
+def _info_regions(x: int, y: int, w: int, h: int, lang_w: int, lang_h: int, gap: int,
+                  field_share: float) -> tuple[Key, dict[str, Box]]:
     """The language key and the title, legend, field and status boxes of the info region.
 
     Three shapes: a wide short strip (landscape, keys below), a narrow column
@@ -270,7 +271,7 @@ def _info_regions(x: int, y: int, w: int, h: int, lang_w: int, lang_h: int, gap:
     if left_w < 0.6 * w:  # column: full-width boxes, the lang key at the bottom right
         lang = Key("lang", "", x + w - lang_w, y + h - lang_h, lang_w, lang_h)
         rest_h = h - lang_h - gap
-        t, lg, f = round(rest_h * 0.30), round(rest_h * 0.26), round(rest_h * 0.22)
+        t, lg, f = round(rest_h * 0.28), round(rest_h * 0.26), round(rest_h * 0.18)
         return lang, {
             "title": (x, y, w, t),
             "legend": (x, y + t, w, lg),
@@ -280,8 +281,8 @@ def _info_regions(x: int, y: int, w: int, h: int, lang_w: int, lang_h: int, gap:
     # block: title beside the lang key, legend below, field and status side by side
     lang = Key("lang", "", x + w - lang_w, y, lang_w, lang_h)
     rest_y, rest_h = y + lang_h + gap, h - lang_h - gap
-    lg = round(rest_h * 0.52)
-    fw = round(w * 0.55)
+    lg = round(rest_h * 0.50)
+    fw = round(w * field_share)
     return lang, {
         "title": (x, y, left_w, lang_h),
         "legend": (x, rest_y, w, lg),
@@ -359,7 +360,8 @@ def build_layout(pin_type: PinType, screen: ScreenConfig, keypad: KeypadConfig, 
     if lang_w > info[2] or lang_h > info[3]:
         raise LayoutError(f"no room for the language key beside the {rule.keypad} keypad "
                           f"on a {screen.width_mm:g}x{screen.height_mm:g} mm screen")
-    lang_key, regions = _info_regions(*info, lang_w, lang_h, gap_x)
+    # the field needs room for max_len dots; the status (tries left, problems) gets the rest
+    lang_key, regions = _info_regions(*info, lang_w, lang_h, gap_x, 0.30 if rule.max_len <= 6 else 0.40)
     if any(w <= 0 or h <= 0 for _, _, w, h in regions.values()):
         raise LayoutError(f"no room for the title, legend and field on a "
                           f"{screen.width_mm:g}x{screen.height_mm:g} mm screen")

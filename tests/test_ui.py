@@ -24,9 +24,15 @@ FONT = LANDSCAPE.font_path
 
 
 @pytest.fixture(scope="module")
-def fonts():
+def shared_fonts():
     pygame.font.init()
     return Fonts(FONT)
+
+
+@pytest.fixture
+def fonts(shared_fonts):
+    shared_fonts.overflows.clear()
+    return shared_fonts
 
 
 def surface_for(screen):
@@ -102,6 +108,7 @@ def test_every_sample_screen_draws_in_both_languages_with_words_on_it(fonts, scr
         names.add(view.screen)
         for lang in ("ja", "en"):
             surf, _ = draw(fonts, screen, dataclasses.replace(view, lang=lang))
+            assert fonts.overflows == [], (name, lang)  # every word fits its box, nothing clipped
             ink = pygame.mask.from_threshold(surf, PALETTE["bg"], (1, 1, 1, 255))
             ink.invert()
             assert ink.count() > 2000, (name, lang)  # something legible is drawn, not a blank screen
@@ -254,5 +261,5 @@ def test_wrapping_keeps_japanese_punctuation_and_brackets_in_place(fonts):
 
 def test_fit_shrinks_until_the_words_fit_and_avoids_a_lone_last_character(fonts):
     font, lines = fonts.fit(JA["entry_verify"].format(name=JA["name_user_auth"]), 299, 130, 45, 18, bold=True)
-    assert len(lines) * font.get_linesize() <= 130 and all(font.size(x)[0] <= 299 for x in lines)
+    assert len(lines) * fonts.line_pitch(font) <= 130 and all(font.size(x)[0] <= 299 for x in lines)
     assert len(lines[-1]) > 2

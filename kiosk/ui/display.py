@@ -31,10 +31,13 @@ class DisplayError(Exception):
     """The screen could not be opened: one line with the driver and SDL's reason."""
 
 
-def prepare_sdl_environment(video: str) -> None:
+def prepare_sdl_environment(video: str, mouse_input: bool = False) -> None:
     """Set SDL's environment before it initialises (pygame reads it at display.init)."""
     os.environ["SDL_VIDEODRIVER"] = video
     os.environ["SDL_NO_SIGNAL_HANDLERS"] = "1"
+    if not mouse_input:  # no synthetic mouse events from touches, nor touches from the mouse
+        os.environ["SDL_TOUCH_MOUSE_EVENTS"] = "0"
+        os.environ["SDL_MOUSE_TOUCH_EVENTS"] = "0"
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # the kiosk makes no sound
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
@@ -43,7 +46,7 @@ class Display:
     """The opened screen, its surface and the renderer that draws Views on it."""
 
     def __init__(self, screen: ScreenConfig, touch_source: str) -> None:
-        prepare_sdl_environment(screen.video)
+        prepare_sdl_environment(screen.video, touch_source == "mouse")
         import pygame
 
         from kiosk.ui.fonts import Fonts

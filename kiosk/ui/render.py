@@ -69,7 +69,7 @@ CONTRAST_PAIRS = (
 # type sizes in mm of the panel: (largest, smallest)
 TITLE_MM = (8.0, 4.0)
 BODY_MM = (6.0, 3.4)
-STATUS_MM = (5.5, 3.0)
+STATUS_MM = (5.5, 2.8)
 LEGEND_MM = (5.0, 3.2)
 KEY_LABEL_MM = 0.45  # of the key height, at most
 BUTTON_STYLE = {"cancel": ("cancel_face", "cancel_text"), "retry": ("enter_face", "enter_text"),
@@ -112,12 +112,15 @@ class Renderer:
 
     def _text_box(self, surface: pygame.Surface, layout: KeyLayout, box: pygame.Rect, words: str,
                   colour: str, sizes_mm: tuple[float, float], *, bold: bool = False,
-                  centre: bool = False, valign: str = "top") -> None:
-        font, lines = self.fonts.fit(words, box.w, box.h, self._px(layout, sizes_mm[0]),
-                                     self._px(layout, sizes_mm[1]), bold)
-        line_h = font.get_linesize()
+                  centre: bool = False, valign: str = "top", chars_per_line: int = 0) -> None:
+        max_px = self._px(layout, sizes_mm[0])
+        if chars_per_line:  # a narrow panel: keep enough characters on a line to read a phrase
+            max_px = max(self._px(layout, sizes_mm[1]), min(max_px, box.w // chars_per_line))
+        font, lines = self.fonts.fit(words, box.w, box.h, max_px, self._px(layout, sizes_mm[1]), bold)
+        line_h = self.fonts.line_pitch(font)
         total = line_h * len(lines)
         y = box.y + {"top": 0, "middle": max(0, (box.h - total) // 2), "bottom": max(0, box.h - total)}[valign]
+        y += self.fonts.ink_offset(font)
         clip = surface.get_clip()
         surface.set_clip(box)
         for line in lines:
@@ -146,8 +149,8 @@ class Renderer:
         max_px = round(rect.h * (0.55 if len(key.id) == 1 else KEY_LABEL_MM))
         inner = rect.inflate(-max(6, rect.w // 10), -max(4, rect.h // 10))
         font, lines = self.fonts.fit(label, inner.w, inner.h, max_px, 10, bold=True, one_line=True)
-        line_h = font.get_linesize()
-        y = rect.y + (rect.h - line_h * len(lines)) // 2
+        line_h = self.fonts.line_pitch(font)
+        y = rect.y + (rect.h - line_h * len(lines)) // 2 + self.fonts.ink_offset(font)
         for line in lines:
             img = font.render(line, True, PALETTE[ink])
             surface.blit(img, (rect.x + (rect.w - img.get_width()) // 2, y))
