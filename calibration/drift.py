@@ -52,9 +52,12 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.config import DriftConfig
+
+if TYPE_CHECKING:
+    from kiosk.keypad import KeyLayout
 
 LEVELS = ("ok", "warn", "alert")
 
@@ -102,6 +105,16 @@ class SessionSummary:
     spread_mm: float = 0.0  # rms distance of the residuals from their own mean
     gap_taps: int = 0  # taps that landed on no key
     corrections: int = 0  # backspace followed by a neighbouring key
+
+
+def key_residual_mm(layout: "KeyLayout", key_id: str, x_px: float, y_px: float) -> tuple[float, float]:
+    """Tap position minus the centre of the key it committed, in mm (x right, y down).
+
+    The one definition of a drift residual; per-axis px/mm because pixels
+    are not square on every panel.
+    """
+    cx, cy = layout.key_centre_px(key_id)
+    return ((x_px - cx) / layout.px_per_mm_x, (y_px - cy) / layout.px_per_mm_y)
 
 
 class SessionDrift:
