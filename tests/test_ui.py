@@ -263,3 +263,14 @@ def test_fit_shrinks_until_the_words_fit_and_avoids_a_lone_last_character(fonts)
     font, lines = fonts.fit(JA["entry_verify"].format(name=JA["name_user_auth"]), 299, 130, 45, 18, bold=True)
     assert len(lines) * fonts.line_pitch(font) <= 130 and all(font.size(x)[0] <= 299 for x in lines)
     assert len(lines[-1]) > 2
+
+
+def test_every_problem_and_technician_message_code_has_words():
+    from kiosk.pin import ENTRY_PROBLEMS
+    for table in STRINGS.values():
+        for code in (*ENTRY_PROBLEMS, "mismatch"):
+            assert f"problem_{code}" in table, code
+        for code in ("rejected_retry", "bounce", "timed_out", "fit_failed", "refit_retry", "not_passed"):
+            assert f"message_{code}" in table, code
+        for code in ("no_reader", "touch_absent", "link_down", "card_error"):
+            assert f"fault_{code}" in table, code

@@ -55,7 +55,9 @@ def sample_views(w_px: int, h_px: int) -> list[tuple[str, View]]:
         ("card_removed", View("card_removed")),
         ("session_ended", View("session_ended")),
         ("session_ending_countdown", View("wrong_pin", tries_left=2, seconds_left=7, **ua)),
-        ("calibration", View("calibration", targets=TargetsView(pts, 4, "collect", res[:4]))),
+        ("calibration", View("calibration", seconds_left=87, targets=TargetsView(pts, 4, "collect", res[:4]))),
+        ("calibration_retry", View("calibration", seconds_left=80, targets=TargetsView(
+            pts, 2, "collect", res[:2], message="rejected_retry"))),
         ("drift_check", View("drift_check", targets=TargetsView(pts, 1, "validate", res[:1]))),
         ("calibration_result", View("calibration_result", targets=TargetsView(
             pts, None, "review", res, rms_mm=1.3, max_mm=3.4, passed=False))),

@@ -284,7 +284,7 @@ class Renderer:
         edges = sorted({0, h, *(y for _, y in pts)})
         top, bottom = max(zip(edges, edges[1:]), key=lambda ab: ab[1] - ab[0])
         band = pygame.Rect(w // 10, top + arm + 4, w * 8 // 10, max(10, bottom - top - 2 * arm - 8))
-        title_h = band.h * 2 // 5
+        title_h = band.h // 3
         self._text_box(surface, layout, pygame.Rect(band.x, band.y, band.w, title_h),
                        text(lang, f"{view.screen}_title"), "accent", (TITLE_MM[0] * 0.8, TITLE_MM[1]),
                        bold=True, centre=True, valign="bottom")
@@ -295,6 +295,8 @@ class Renderer:
         if t.message:
             key = f"message_{t.message}"
             body += "\n" + (text(lang, key) if key in _keys(lang) else t.message)
+        if view.seconds_left is not None:
+            body += "\n" + text(lang, "targets_seconds_left", n=view.seconds_left)
         self._text_box(surface, layout, pygame.Rect(band.x, band.y + title_h, band.w, band.h - title_h),
                        body, "warn" if t.message else "text", BODY_MM, centre=True)
         for idx, (x, y) in enumerate(pts):
@@ -325,6 +327,8 @@ class Renderer:
         if t.message:
             key = f"message_{t.message}"
             body += "\n" + (text(lang, key) if key in _keys(lang) else t.message)
+        if view.seconds_left is not None:
+            body += "\n" + text(lang, "targets_seconds_left", n=view.seconds_left)
         colour = "ok" if t.passed else ("warn" if t.passed is False else "text")
         self._text_box(surface, layout, pygame.Rect(left.x, left.y + left.h * 2 // 5 + 8, left.w,
                                                     left.h * 3 // 5 - 8), body, colour, BODY_MM)
