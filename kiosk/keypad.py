@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 
 from kiosk.config import KeypadConfig, ScreenConfig
 from kiosk.pin import DIGITS, PIN_RULES, UPPER, PinType
+from kiosk.ui.strings import STRINGS  # pure data, no pygame
 
 #: No key is ever smaller than this, whatever the configuration says.
 MIN_KEY_MM = 12.0
@@ -245,7 +246,6 @@ def _grid_px(grid: _Grid, key_w: int, key_h: int, gap_x: int, gap_y: int) -> tup
 
 
 def _labels(lang: str) -> dict[str, str]:
-    from kiosk.ui.strings import STRINGS  # pure data; kept local so keypad has no import cycle
     return {k: STRINGS[lang][f"key_{k}"] for k in (*CONTROL_KEYS, "lang", "retry", "continue", "accept")}
 
 

@@ -77,7 +77,9 @@ class Display:
         rects = self.renderer.render(self.surface, view, layout)
         if rects:
             self._pg.display.update(rects)
-        self._pg.event.pump()  # keep the window manager happy; pointer events stay blocked
+        if not self.mouse_input:
+            # nobody reads SDL's queue in kiosk mode: empty it so window/keyboard events cannot pile up
+            self._pg.event.clear()
         return rects
 
     def clear(self) -> None:

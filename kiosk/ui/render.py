@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import pygame
 
-from kiosk.keypad import CONTROL_KEYS, KeyLayout
+from kiosk.keypad import KeyLayout
 from kiosk.pin import PIN_RULES
 from kiosk.ui.fonts import Fonts
-from kiosk.ui.strings import text
+from kiosk.ui.strings import STRINGS, text
 from kiosk.view import View
 
 PALETTE: dict[str, tuple[int, int, int]] = {
@@ -145,7 +145,7 @@ class Renderer:
                          width=max(2, rect.h // 30), border_radius=radius)
         special = f"key_{view.screen}_{key.id}"  # e.g. "retry" reads やり直す on the calibration result
         label = (key.label if len(key.id) == 1
-                 else text(view.lang, special if special in _keys(view.lang) else f"key_{key.id}"))
+                 else text(view.lang, special if special in STRINGS[view.lang] else f"key_{key.id}"))
         max_px = round(rect.h * (0.55 if len(key.id) == 1 else KEY_LABEL_MM))
         inner = rect.inflate(-max(6, rect.w // 10), -max(4, rect.h // 10))
         font, lines = self.fonts.fit(label, inner.w, inner.h, max_px, 10, bold=True, one_line=True)
@@ -218,7 +218,7 @@ class Renderer:
         lang = view.lang
         lines, colour = [], "text"
         if view.problem:
-            lines.append(text(lang, f"problem_{view.problem}") if f"problem_{view.problem}" in _keys(lang)
+            lines.append(text(lang, f"problem_{view.problem}") if f"problem_{view.problem}" in STRINGS[lang]
                          else view.problem)
             colour = "warn"
         if view.tries_left is not None:
@@ -254,7 +254,7 @@ class Renderer:
             title_key = "result_ok_changed_title"
         body = text(lang, f"{screen}_body", n=view.tries_left if view.tries_left is not None else "-")
         if screen == "fault" and view.fault:
-            known = f"fault_{view.fault}" in _keys(lang)
+            known = f"fault_{view.fault}" in STRINGS[lang]
             detail = text(lang, f"fault_{view.fault}") if known else text(lang, "fault_other", code=view.fault)
             body = f"{detail}\n{body}"
         colour = {"last_try_warning": "warn", "wrong_pin": "warn", "locked": "warn",
@@ -294,7 +294,7 @@ class Renderer:
         body = text(lang, "targets_validate_body" if t.phase == "validate" else "targets_body", i=i, n=len(pts))
         if t.message:
             key = f"message_{t.message}"
-            body += "\n" + (text(lang, key) if key in _keys(lang) else t.message)
+            body += "\n" + (text(lang, key) if key in STRINGS[lang] else t.message)
         if view.seconds_left is not None:
             body += "\n" + text(lang, "targets_seconds_left", n=view.seconds_left)
         self._text_box(surface, layout, pygame.Rect(band.x, band.y + title_h, band.w, band.h - title_h),
@@ -326,7 +326,7 @@ class Renderer:
             body += "\n" + text(lang, "calibration_passed" if t.passed else "calibration_failed")
         if t.message:
             key = f"message_{t.message}"
-            body += "\n" + (text(lang, key) if key in _keys(lang) else t.message)
+            body += "\n" + (text(lang, key) if key in STRINGS[lang] else t.message)
         if view.seconds_left is not None:
             body += "\n" + text(lang, "targets_seconds_left", n=view.seconds_left)
         colour = "ok" if t.passed else ("warn" if t.passed is False else "text")
@@ -358,11 +358,6 @@ class Renderer:
             surface.blit(label, (lx, ly))
 
 
-def _keys(lang: str) -> dict[str, str]:
-    from kiosk.ui.strings import STRINGS
-    return STRINGS[lang]
-
-
 def _same_frame(a: View, b: View) -> bool:
     """Two entry Views that differ only in what the entry-change path redraws."""
     return (a.screen, a.lang, a.pin_type, a.action, a.step) == (b.screen, b.lang, b.pin_type, b.action, b.step)
@@ -380,4 +375,4 @@ def contrast_ratio(fg: tuple[int, int, int], bg: tuple[int, int, int]) -> float:
     return (hi + 0.05) / (lo + 0.05)
 
 
-__all__ = ["Renderer", "PALETTE", "CONTRAST_PAIRS", "contrast_ratio", "CONTROL_KEYS"]
+__all__ = ["Renderer", "PALETTE", "CONTRAST_PAIRS", "contrast_ratio"]
