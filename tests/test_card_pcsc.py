@@ -101,29 +101,46 @@ def test_no_card_no_reader_not_mynumber(stack):
     nobody.close()
 
 
-def wait_event(worker, kind, timeout_s=3.0, request_id=None, seen=None):
-    import select
+class Events:
+    """What a worker reported, consumed in order: one drain can carry several events."""
 
-    deadline = time.monotonic() + timeout_s
-    seen = [] if seen is None else seen
-    while time.monotonic() < deadline:
-        if select.select([worker], [], [], max(0.0, deadline - time.monotonic()))[0]:
-            for event in worker.drain():
-                seen.append(event)
+    def __init__(self, worker):
+        self.worker, self.pending = worker, []
+
+    def wait(self, kind, timeout_s=3.0, request_id=None, seen=None):
+        """The first event of ``kind`` (and ``request_id``) and when it was drained."""
+        import select
+
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for i, (event, at) in enumerate(self.pending):
                 if event.kind == kind and (request_id is None or event.request_id == request_id):
-                    return event, time.monotonic()
-    raise AssertionError(f"no {kind} within {timeout_s} s; saw {seen}")
+                    if seen is not None:
+                        seen.extend(e for e, _ in self.pending[:i + 1])
+                    del self.pending[:i + 1]
+                    return event, at
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no {kind} within {timeout_s} s; pending {self.pending}")
+            if select.select([self.worker], [], [], remaining)[0]:
+                now = time.monotonic()
+                self.pending += [(e, now) for e in self.worker.drain()]
+
+    def quiet(self):
+        """Nothing reported, pending or newly drained."""
+        return not self.pending and self.worker.drain() == []
 
 
 def test_card_pulled_mid_verify_is_card_removed(card):
     card.insert_card("--pins", PIN_ARG, "--verify-delay-s", "2")
     worker = CardWorker(PcscBackend())
+    events = Events(worker)
     try:
-        wait_event(worker, "card_inserted")
+        events.wait("card_inserted")
         rid = worker.submit("verify", UA, pin(UA))
         time.sleep(0.3)  # the card is now "checking" the PIN
         card.kill_card()
-        event, _ = wait_event(worker, "result", 3.0, rid)
+        event, _ = events.wait("result", 3.0, rid)
         assert event.result == CardResult("card_removed")
     finally:
         worker.close()
@@ -132,18 +149,20 @@ def test_card_pulled_mid_verify_is_card_removed(card):
 def test_hotplug_seen_within_half_a_second_and_idle_costs_no_cpu(stack):
     stack.remove_card()
     worker = CardWorker(PcscBackend())
+    events = Events(worker)
     try:
-        wait_event(worker, "reader_added")
+        assert events.wait("reader_added")[0].reader == READER_0
+        assert events.wait("reader_added")[0].reader == READER_1
         cpu0, wall0 = time.process_time(), time.monotonic()
         time.sleep(1.0)
         assert time.process_time() - cpu0 < 0.05 * (time.monotonic() - wall0) + 0.02  # blocked, not polling
-        assert worker.drain() == []
+        assert events.quiet()
         stack.insert_card("--pins", PIN_ARG, wait=False)
-        inserted, _ = wait_event(worker, "card_inserted")
+        inserted, _ = events.wait("card_inserted")
         assert inserted.reader == READER_0
         t_pull = time.monotonic()
         stack.card.terminate()  # the simcard process ends: the card is pulled
-        _, t_seen = wait_event(worker, "card_removed")
+        _, t_seen = events.wait("card_removed")
         assert t_seen - t_pull < 0.5
         stack.card.wait()
         stack.card = None
@@ -157,22 +176,23 @@ def test_hotplug_seen_within_half_a_second_and_idle_costs_no_cpu(stack):
 
 def test_pcscd_stopped_and_restarted(card):
     worker = CardWorker(PcscBackend())
+    events = Events(worker)
     try:
-        wait_event(worker, "card_inserted")
-        worker.drain()
+        events.wait("card_inserted")
+        assert events.quiet()
         card.stop_pcscd()  # the readers (and the card in one) vanish with the daemon
         seen = []
-        wait_event(worker, "pcscd_down", seen=seen)
+        events.wait("pcscd_down", seen=seen)
         assert [(e.kind, e.reader) for e in seen] == [
             ("card_removed", READER_0), ("reader_removed", READER_0), ("reader_removed", READER_1),
             ("pcscd_down", None)]
         rid = worker.submit("tries_left", UA)
-        assert wait_event(worker, "result", 2.0, rid)[0].result == CardResult("no_pcscd")
+        assert events.wait("result", 2.0, rid)[0].result == CardResult("no_pcscd")
         card.start_pcscd()
-        wait_event(worker, "pcscd_up")
-        wait_event(worker, "card_inserted", 5.0)  # simcard reconnected by itself
+        events.wait("pcscd_up")
+        events.wait("card_inserted", 5.0)  # simcard reconnected by itself
         rid = worker.submit("verify", UA, pin(UA))
-        assert wait_event(worker, "result", 2.0, rid)[0].result == CardResult("ok", 3)
+        assert events.wait("result", 2.0, rid)[0].result == CardResult("ok", 3)
     finally:
         worker.close()
 
@@ -207,6 +227,25 @@ def test_card_status_cli_without_pcscd(stack):
     assert json.loads(r.stdout) == {"reader": None, "card": "unknown", "state": "no_pcscd",
                                     "pins": {str(t): {"tries_left": None} for t in PinType}}
     assert r.stderr.strip() == "pin-kiosk card: pcscd is not running (start it: systemctl start pcscd)"
+
+
+def test_pcscd_absent_is_reported_at_once_and_waiting_for_it_costs_no_cpu(stack):
+    stack.stop()
+    t0 = time.monotonic()
+    worker = CardWorker(PcscBackend())
+    events = Events(worker)
+    try:
+        _, t_seen = events.wait("pcscd_down", 1.0)
+        assert t_seen - t0 < 0.3
+        rid = worker.submit("tries_left", SIG)
+        event, t_result = events.wait("result", 1.0, rid)
+        assert event.result == CardResult("no_pcscd") and t_result - t_seen < 0.3
+        cpu0, wall0 = time.process_time(), time.monotonic()
+        time.sleep(1.0)
+        assert time.process_time() - cpu0 < 0.05 * (time.monotonic() - wall0) + 0.02
+        assert events.quiet()  # reported once, not on every retry
+    finally:
+        worker.close()
 
 
 def test_opensc_recognises_the_virtual_card_as_jpki(card):

@@ -41,8 +41,9 @@ def _code(rc: int) -> int:
 
 
 S_OK = _code(scard.SCARD_S_SUCCESS)
+# F_COMM_ERROR: libpcsclite lost its socket to pcscd (the daemon died under a call)
 E_NO_SERVICE = {_code(scard.SCARD_E_NO_SERVICE), _code(scard.SCARD_E_SERVICE_STOPPED),
-                _code(scard.SCARD_E_INVALID_HANDLE)}
+                _code(scard.SCARD_E_INVALID_HANDLE), _code(scard.SCARD_F_COMM_ERROR)}
 E_NO_READER = {_code(scard.SCARD_E_NO_READERS_AVAILABLE), _code(scard.SCARD_E_UNKNOWN_READER),
                _code(scard.SCARD_E_READER_UNAVAILABLE)}
 E_NO_CARD = {_code(scard.SCARD_E_NO_SMARTCARD), _code(scard.SCARD_W_REMOVED_CARD)}
@@ -139,6 +140,7 @@ class PcscBackend(CardBackend):
     def _drop_context(self) -> None:
         with self._lock:
             context, self._context = self._context, None
+            self._pnp_state = 0  # a new daemon counts its readers afresh
         if context is not None:
             scard.SCardReleaseContext(context)
 
@@ -250,6 +252,8 @@ class PcscBackend(CardBackend):
             events.append(Presence("pcscd_down"))
             self._states = {}
             self._down = True
-        if wait_s:
+        if self._wake.is_set():  # honour a cancel() at once, and only once
+            self._wake.clear()
+        elif wait_s and not events:  # news goes out at once; the next call waits
             self._wake.wait(min(wait_s, self.retry_s))
         return events
