@@ -247,3 +247,28 @@ def test_an_epoll_loop_that_re_registers_on_fileno_change_follows_writers_and_ne
     assert [t.x_raw for t in taps] == [100, 101, 102]
     sel.close()
     src.close()
+
+
+class FakeDevice:
+    """Stands in for python-evdev's InputDevice: there is no /dev/input on this machine."""
+
+    def __init__(self, props, keys, abs_codes):
+        from collections import namedtuple
+        info = namedtuple("AbsInfo", "value min max fuzz flat resolution")
+        self._props, self._keys = props, keys
+        self._abs = [(c, info(0, 0, 4095, 0, 0, 0)) for c in abs_codes]
+
+    def input_props(self):
+        return self._props
+
+    def capabilities(self, absinfo=False):
+        return {codes.EV_KEY: self._keys, codes.EV_ABS: self._abs}
+
+
+def test_auto_ranks_direct_touchscreens_first_then_old_single_touch_panels_never_touchpads():
+    from drivers.touch.evdev_device import touchscreen_rank
+    xy, mt = [codes.ABS_X, codes.ABS_Y], [codes.ABS_MT_POSITION_X, codes.ABS_MT_POSITION_Y]
+    assert touchscreen_rank(FakeDevice([codes.INPUT_PROP_DIRECT], [codes.BTN_TOUCH], xy + mt)) == 2
+    assert touchscreen_rank(FakeDevice([], [codes.BTN_TOUCH], xy)) == 1          # eGalax-style USB panel
+    assert touchscreen_rank(FakeDevice([codes.INPUT_PROP_POINTER], [codes.BTN_TOUCH], xy + mt)) == 0  # touchpad
+    assert touchscreen_rank(FakeDevice([codes.INPUT_PROP_DIRECT], [], [])) == 0  # no axes: a button panel

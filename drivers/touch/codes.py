@@ -7,6 +7,7 @@ Only the codes the touch pipeline reads are here.
 """
 from __future__ import annotations
 
+INPUT_PROP_POINTER = 0x00
 INPUT_PROP_DIRECT = 0x01
 
 EV_SYN = 0x00

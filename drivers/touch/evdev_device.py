@@ -39,18 +39,27 @@ def device_axes(device) -> Axes:
     return Axes.from_absinfo(table)
 
 
-def is_touchscreen(device) -> bool:
-    """INPUT_PROP_DIRECT with absolute X/Y: a touchscreen, not a touchpad or tablet."""
+def touchscreen_rank(device) -> int:
+    """2: INPUT_PROP_DIRECT with absolute X/Y (a touchscreen); 1: absolute X/Y with BTN_TOUCH
+    and not INPUT_PROP_POINTER (old single-touch USB panels that never set DIRECT); 0: not one."""
     try:
-        return codes.INPUT_PROP_DIRECT in device.input_props() and bool(device_axes(device))
+        device_axes(device)
+        props = device.input_props()
+        keys = device.capabilities().get(codes.EV_KEY, [])
     except (OSError, ValueError):
-        return False
+        return 0
+    if codes.INPUT_PROP_DIRECT in props:
+        return 2
+    if codes.BTN_TOUCH in keys and codes.INPUT_PROP_POINTER not in props:
+        return 1
+    return 0
 
 
 def find_touchscreen() -> str | None:
-    """First touchscreen, preferring stable /dev/input/by-id names."""
+    """The best-ranked touchscreen, first in order, preferring stable /dev/input/by-id names."""
     import evdev
     seen: set[str] = set()
+    best, best_rank = None, 0
     for path in sorted(glob.glob("/dev/input/by-id/*-event-*")) + sorted(glob.glob("/dev/input/event*")):
         real = os.path.realpath(path)
         if real in seen:
@@ -61,11 +70,12 @@ def find_touchscreen() -> str | None:
         except OSError:
             continue
         try:
-            if is_touchscreen(device):
-                return path
+            rank = touchscreen_rank(device)
         finally:
             device.close()
-    return None
+        if rank > best_rank:
+            best, best_rank = path, rank
+    return best
 
 
 class EvdevSource(FdSource):

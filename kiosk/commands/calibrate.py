@@ -116,6 +116,10 @@ def run(args: argparse.Namespace) -> int:
             screen_px, targets, samples, file_axes = read_taps_file(args.from_taps)
             if file_axes:
                 axes = Axes(AxisRange(*file_axes["x"]), AxisRange(*file_axes["y"]))
+            if screen_px != (cfg.screen.width_px, cfg.screen.height_px):
+                print(f"pin-kiosk calibrate: warning: taps are for a {screen_px[0]}x{screen_px[1]} screen but "
+                      f"[screen] is {cfg.screen.width_px}x{cfg.screen.height_px}; the kiosk will not use this "
+                      f"calibration (calibration_mismatch)", file=sys.stderr)
             raws = [robust_position([s[0] for s in ss], [s[1] for s in ss]) for ss in samples]
             ppm_x = screen_px[0] / cfg.screen.width_mm
             ppm_y = screen_px[1] / cfg.screen.height_mm
