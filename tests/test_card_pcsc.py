@@ -161,11 +161,9 @@ def test_hotplug_seen_within_half_a_second_and_idle_costs_no_cpu(stack):
         inserted, _ = events.wait("card_inserted")
         assert inserted.reader == READER_0
         t_pull = time.monotonic()
-        stack.card.terminate()  # the simcard process ends: the card is pulled
+        stack.kill_card()  # the simcard process ends: the card is pulled
         _, t_seen = events.wait("card_removed")
-        assert t_seen - t_pull < 0.5
-        stack.card.wait()
-        stack.card = None
+        assert t_seen - t_pull < 0.5  # pcscd itself needs about 0.3 s to notice with vpcd
     finally:
         t0 = time.monotonic()
         worker.close()
