@@ -202,3 +202,30 @@ def test_a_device_without_btn_touch_works_and_resyncs_by_forgetting_contacts():
     assert p.feed(e.events) == []
     e = Events(1001.5).slot(0, 3, 50, 60).syn().at(1001.6).slot(0, -1).syn()
     assert [(t.x_raw, t.y_raw) for t in taps_of(p.feed(e.events))] == [(50, 60)]
+
+
+def test_a_palm_never_presses_and_does_not_stop_the_other_hand():
+    e = Events()
+    e.slot(0, 1, 2000, 3900).abs(codes.ABS_MT_TOOL_TYPE, codes.MT_TOOL_PALM).syn()   # palm rests at the edge
+    e.at(1000.1).slot(1, 2, 500, 500).syn()                                        # a finger taps
+    e.at(1000.2).slot(1, -1).syn()
+    e.at(1000.3).slot(0, -1).syn()
+    assert [(t.x_raw, t.y_raw) for t in taps_of(pipe().feed(e.events))] == [(500, 500)]
+
+
+def test_a_finger_reclassified_as_palm_is_cancelled_not_tapped():
+    e = Events()
+    e.slot(0, 1, 100, 100).syn()
+    e.at(1000.1).slot(0).abs(codes.ABS_MT_TOOL_TYPE, codes.MT_TOOL_PALM).syn()
+    e.at(1000.2).slot(0, -1).syn()
+    assert kinds(pipe().feed(e.events)) == ["down", "cancel"]
+
+
+def test_hover_is_not_touch():
+    e = Events()
+    e.slot(0, 1, 100, 100).abs(codes.ABS_MT_DISTANCE, 1).syn()   # approaching
+    e.at(1000.1).slot(0).abs(codes.ABS_MT_DISTANCE, 0).syn()     # on the glass
+    e.at(1000.2).slot(0).abs(codes.ABS_MT_DISTANCE, 1).syn()     # lifted, still near
+    e.at(1000.3).slot(0, -1).syn()
+    out = pipe().feed(e.events)
+    assert kinds(out) == ["down", "up"] and out[0].t_s == pytest.approx(1000.1)

@@ -28,10 +28,16 @@ ABS_MT_SLOT = 0x2F
 ABS_MT_TOUCH_MAJOR = 0x30
 ABS_MT_POSITION_X = 0x35
 ABS_MT_POSITION_Y = 0x36
+ABS_MT_TOOL_TYPE = 0x37
 ABS_MT_TRACKING_ID = 0x39
 ABS_MT_PRESSURE = 0x3A
+ABS_MT_DISTANCE = 0x3B
+
+# values of ABS_MT_TOOL_TYPE (linux/input.h)
+MT_TOOL_FINGER = 0x00
+MT_TOOL_PALM = 0x02
 
 #: Every name above, for checking against the kernel header and for printing.
 NAMES: dict[str, int] = {k: v for k, v in dict(globals()).items()
                          if k.isupper() and isinstance(v, int) and k.split("_")[0] in
-                         ("INPUT", "EV", "SYN", "BTN", "ABS")}
+                         ("INPUT", "EV", "SYN", "BTN", "ABS", "MT")}

@@ -43,6 +43,9 @@ _TID = codes.ABS_MT_TRACKING_ID
 _MTX = codes.ABS_MT_POSITION_X
 _MTY = codes.ABS_MT_POSITION_Y
 _MTP = codes.ABS_MT_PRESSURE
+_DIST = codes.ABS_MT_DISTANCE
+_TOOL = codes.ABS_MT_TOOL_TYPE
+_PALM = codes.MT_TOOL_PALM
 _MT_FIRST = codes.ABS_MT_SLOT  # every ABS_MT_* code is at or above ABS_MT_SLOT (0x2f)
 
 
@@ -57,7 +60,7 @@ class PrimaryContactTracker:
         # single touch
         self._btn: int | None = None  # BTN_TOUCH, None until the device reports it
         self._st = [0, 0, None]       # ABS_X, ABS_Y, ABS_PRESSURE
-        # protocol B: per-slot [tracking_id, x, y, pressure]
+        # protocol B: per-slot [tracking_id, x, y, pressure, distance, tool type]
         self._slot = 0
         self._slots: dict[int, list] = {}
         # protocol A: contact being built and the contacts of this frame
@@ -105,7 +108,7 @@ class PrimaryContactTracker:
                         continue
                     s = slots.get(self._slot)
                     if s is None:
-                        s = slots[self._slot] = [-1, 0, 0, None]
+                        s = slots[self._slot] = [-1, 0, 0, None, 0, 0]
                     if code == _MTX:
                         s[1] = value
                     elif code == _MTY:
@@ -114,6 +117,10 @@ class PrimaryContactTracker:
                         s[0] = value
                     elif code == _MTP:
                         s[3] = value
+                    elif code == _DIST:
+                        s[4] = value
+                    elif code == _TOOL:
+                        s[5] = value
                     # other MT axes (touch major, orientation, ...) carry nothing we use
                     if not self._protocol_b:
                         if code == _TID:
@@ -236,17 +243,26 @@ class PrimaryContactTracker:
             self._blocked = False
 
     def _report_b(self, t_s: float, out: list[Frame]) -> None:
+        # A contact touches the glass when it has a tracking id, no hover distance and
+        # is not a palm: a hovering finger presses nothing, a resting palm neither
+        # presses nor keeps the other hand from pressing.
         slots = self._slots
         self._a_cur = None
         if self._active:
             s = slots.get(self._primary_slot)
             if s is not None and s[0] == self._primary_tid:
-                self._move(t_s, s[1], s[2], s[3], out)
-                return
-            self._up(t_s, out)
-            self._blocked = any(v[0] >= 0 for v in slots.values())
+                if s[5] == _PALM:      # the kernel reclassified it: never a tap
+                    self._emit_cancel(t_s, out)
+                elif s[4] > 0:         # lifted into hover: released
+                    self._up(t_s, out)
+                else:
+                    self._move(t_s, s[1], s[2], s[3], out)
+                    return
+            else:
+                self._up(t_s, out)
+            self._blocked = any(v[0] >= 0 and not v[4] and v[5] != _PALM for v in slots.values())
             return
-        live = [k for k, v in slots.items() if v[0] >= 0]
+        live = [k for k, v in slots.items() if v[0] >= 0 and not v[4] and v[5] != _PALM]
         if not live:
             self._blocked = False
         elif not self._blocked:
