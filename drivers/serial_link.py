@@ -89,7 +89,10 @@ class SerialPort:
             os.set_blocking(fd, False)
             self._fd = fd
         except (AttributeError, NotImplementedError, serial.SerialException, OSError, TypeError):
-            self._fd = None  # loop:// and friends: pyserial calls, polled
+            # loop:// and friends: pyserial calls, polled.  Their writes never block, and
+            # loop:// refuses every write under a zero write_timeout, so it has none.
+            self._fd = None
+            ser.write_timeout = None
         self._opened_at_s = now_s
         self.opens += 1
         self.last_error = ""
@@ -161,13 +164,16 @@ class SerialPort:
         """Write what the port takes now; return how many bytes that was."""
         if self._ser is None or not data:
             return 0
-        try:
-            if self._fd is None:
+        if self._fd is None:
+            try:
                 return self._ser.write(bytes(data)) or 0
+            except serial.SerialTimeoutException:
+                return 0
+            except (serial.SerialException, OSError) as exc:
+                raise PortLost(f"write: {exc}") from None
+        try:
             return os.write(self._fd, data)
         except OSError as exc:
             if exc.errno in _AGAIN:
                 return 0
             raise PortLost(f"write: {os.strerror(exc.errno or 0)}") from None
-        except serial.SerialException as exc:
-            raise PortLost(str(exc)) from None

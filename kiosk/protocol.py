@@ -320,6 +320,8 @@ class Link:
     state: LinkState = LinkState.DOWN
     retransmissions: int = 0
     duplicates: int = 0
+    echoes: int = 0
+    misdirected: int = 0
     next_seq: int = 1
     _pending: OrderedDict[Key, _Outgoing] = field(default_factory=OrderedDict)
     _hello: _Outgoing | None = None
@@ -472,6 +474,9 @@ class Link:
 
     def receive(self, frame: dict[str, Any], now_s: float) -> list[Event]:
         """Handle one decoded frame (envelope already checked by kiosk.frames)."""
+        if frame["boot"] == self.boot:
+            self.echoes += 1  # our own line coming back (loop://, an echoing modem): not the peer
+            return []
         self._last_rx_s = now_s
         if frame["type"] == "ack":
             return self._on_ack(frame, now_s)
@@ -484,6 +489,10 @@ class Link:
         self._remember(key)
         if self.role is Role.CONSOLE:
             return [Received(frame)]
+        if frame["type"] in KIOSK_FRAMES:
+            # another kiosk on the line: answering its frames with alerts would start a storm
+            self.misdirected += 1
+            return []
         fields, reason = validate_command(frame)
         if fields is None:
             return [Rejected(frame["type"], reason)]

@@ -250,3 +250,15 @@ def test_kill_9_mid_burst_then_replay_nothing_lost_nothing_doubled(tmp_path, pty
     boots = {f["boot"] for f in con.received if f["type"] == "drift"}
     assert len(boots) == 2
     assert pin_leaks(bytes(con.raw)) == []
+
+
+def test_loop_url_has_no_descriptor_is_polled_and_its_echo_is_ignored(tmp_path):
+    # loop:// is pyserial's own loop-back port: everything written comes back.
+    link = make_link(tmp_path, "loop://")
+    t0 = time.monotonic()
+    for i in range(20):
+        assert link.tick(t0 + i * 0.05) == []
+    assert link.fileno() is None and link.state is LinkState.GREETING and not link.up
+    assert link.next_deadline_s(t0 + 1.0) == pytest.approx(t0 + 1.0 + 0.02)
+    assert link._link.echoes >= 2 and link.rx_errors == 0 and link.rejected == 0
+    link.close()

@@ -254,3 +254,15 @@ def test_fuzz_kiosk_never_raises_and_acts_only_on_schema_valid_commands(type_, f
             assert all(schema.fields[n](v) for n, v in c.fields.items())
         if type_ != "ack":
             assert len(decode(k.poll(2.0))) >= 2  # acked twice, acted on at most once
+
+
+def test_own_echo_is_ignored_and_kiosk_frames_at_a_kiosk_start_no_alert_storm():
+    k = kiosk()
+    hello, _ = k.build("hello", {"version": 1}, "ts")
+    k.opened(0.0, hello)
+    for f in decode(k.poll(0.0)):  # a loop-back line hands the kiosk its own hello
+        assert k.receive(f, 0.0) == []
+    assert k.echoes == 1 and k.state is LinkState.GREETING and k.poll(0.1) == []
+    other = {"v": 1, "type": "alert", "seq": 3, "boot": "other-kiosk", "code": "x", "message": "m"}
+    assert k.receive(other, 0.2) == [] and k.misdirected == 1
+    assert [f["type"] for f in decode(k.poll(0.2))] == ["ack"]  # acked, never answered
