@@ -147,7 +147,7 @@ class PcscStack:
         self.pcscd = None
 
     # -- the virtual card --------------------------------------------------------
-    def insert_card(self, *args: str, wait: bool = True) -> None:
+    def insert_card(self, *args: str, wait: bool = True, slot: int = 0) -> None:
         """Start ``pin-kiosk simcard`` on slot 0 with extra ``args`` (--pins, --tries, ...).
 
         Started as ``python -m kiosk.commands.simcard`` (the same command, without loading
@@ -156,10 +156,11 @@ class PcscStack:
         self.remove_card()
         with open(self.card_log, "ab") as out:
             self.card = subprocess.Popen(
-                [sys.executable, "-m", "kiosk.commands.simcard", "--vpcd", self.vpcd, *args],
+                [sys.executable, "-m", "kiosk.commands.simcard", "--vpcd", f"127.0.0.1:{self.port + slot}", *args],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env, cwd=ROOT)
         if wait:
-            wait_for(lambda: card_present(READER_0) or self.card.poll() is not None, 10.0, "card in reader")
+            reader = (READER_0, READER_1)[slot]
+            wait_for(lambda: card_present(reader) or self.card.poll() is not None, 10.0, "card in reader")
             if self.card.poll() is not None:
                 raise RuntimeError(f"simcard exited: {self.card_log.read_text(errors='replace')[-500:]}")
 
@@ -172,7 +173,7 @@ class PcscStack:
                 self.card.kill()
                 self.card.wait()
             if wait and self.pcscd is not None:
-                wait_for(lambda: not card_present(READER_0), 5.0, "card removal")
+                wait_for(lambda: not card_present(READER_0) and not card_present(READER_1), 5.0, "card removal")
         self.card = None
 
     def kill_card(self) -> None:

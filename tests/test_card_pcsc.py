@@ -88,7 +88,14 @@ def test_last_try_then_blocked_then_nothing_is_sent(card):
     b.close()
 
 
-def test_no_card_no_reader_not_mynumber(stack):
+def test_the_reader_holding_the_card_is_used(card):
+    card.insert_card("--pins", PIN_ARG, slot=1)  # slot 0 now empty
+    assert PcscBackend().status().reader == READER_1
+    assert PcscBackend().verify(UA, pin(UA)) == CardResult("ok", 3)
+    assert PcscBackend("00 00").tries_left(UA) == CardResult("no_card")  # the pattern still rules
+
+
+def test_no_card_no_reader(stack):
     stack.remove_card()
     b = PcscBackend()
     assert b.tries_left(UA) == CardResult("no_card")

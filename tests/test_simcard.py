@@ -25,6 +25,13 @@ def test_bad_arguments_are_one_line_exit_2(args, message):
     assert len(r.stderr.strip().splitlines()) == 1 and message in r.stderr
 
 
+def test_bad_arguments_through_the_main_command_line():
+    r = subprocess.run([sys.executable, "-m", "kiosk", "simcard", "--tries", "user_auth=x"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert r.returncode == 2
+    assert r.stderr.strip() == "pin-kiosk simcard: tries: user_auth must be 0..3, got 'x'"
+
+
 def test_parse_hostport():
     assert parse_hostport("127.0.0.1:35963") == ("127.0.0.1", 35963)
     assert parse_hostport("localhost") == ("localhost", 35963)

@@ -4,8 +4,8 @@ Theory of operation
 -------------------
 One PC/SC context, (re)established lazily: when pcscd is not running every
 call answers ``no_pcscd`` and the next call tries again, so a restarted
-pcscd is picked up without restarting the kiosk.  The reader is the first
-one whose name contains the pattern (case-insensitive; empty = any).
+pcscd is picked up without restarting the kiosk.  Readers are those whose
+name contains the pattern (case-insensitive; empty = any).
 
 Each operation connects exclusively (no other program can slip a command in
 between our VERIFY and CHANGE), and disconnects with ``SCARD_RESET_CARD``:
@@ -16,6 +16,9 @@ Presence uses ``SCardGetStatusChange`` on the matching readers plus the
 card changes; the call blocks (no CPU) up to ``timeout_s`` and another
 thread ends it early with ``SCardCancel`` (``cancel()``).  Only while pcscd
 is down do we retry on a timer.
+
+The reader used is the first one matching the pattern that holds a card,
+else the first one matching (a dual-interface reader shows as two readers).
 
 pyscard wants command APDUs as a list of ints; the list built for a command
 carrying a PIN is zeroed right after the transmit.  pcscd itself is never
@@ -154,27 +157,32 @@ class PcscBackend(CardBackend):
             return []
         return [r for r in readers if reader_matches(r, self.pattern)]
 
-    def _reader(self, context: int) -> str:
+    def _reader(self, context: int) -> tuple[str, bool]:
+        """The reader to use and whether a card is in it: the first matching reader holding
+        a card, else the first matching one (a dual-interface reader shows up as two)."""
         readers = self._readers(context)
         if not readers:
             raise CardFault("no_reader", f"no reader matching {self.pattern!r}")
-        return readers[0]
+        rc, states = scard.SCardGetStatusChange(context, 0, [(r, scard.SCARD_STATE_UNAWARE) for r in readers])
+        if _code(rc) in E_NO_SERVICE:
+            self._drop_context()
+            raise CardFault("no_pcscd", scard.SCardGetErrorMessage(rc))
+        if _code(rc) == S_OK:
+            for name, state, _atr in states:
+                if state & STATE_PRESENT:
+                    return name, True
+        return readers[0], False
 
     # -- CardBackend ---------------------------------------------------------
     def open_link(self) -> Link:
         context = self._get_context()
-        return _PcscLink(self, context, self._reader(context))
+        return _PcscLink(self, context, self._reader(context)[0])
 
     def status(self) -> ReaderStatus:
         try:
-            context = self._get_context()
-            reader = self._reader(context)
+            reader, present = self._reader(self._get_context())
         except CardFault as fault:
             return ReaderStatus(None, "unknown", fault.outcome)
-        rc, states = scard.SCardGetStatusChange(context, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
-        if _code(rc) != S_OK:
-            return ReaderStatus(reader, "unknown", _outcome_of(rc, "no_card"))
-        present = bool(states[0][1] & STATE_PRESENT)
         return ReaderStatus(reader, "present" if present else "absent", "ok" if present else "no_card")
 
     def cancel(self) -> None:

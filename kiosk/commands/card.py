@@ -8,10 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import kiosk.cli
 from kiosk.cli import UsageError, config_from_args
 from kiosk.pin import PinType
+
+if TYPE_CHECKING:
+    from drivers.card.base import CardBackend
 
 #: one line for the technician per reason the card cannot be read
 MESSAGES = {
@@ -31,7 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     status.add_argument("--json", action="store_true", help="print JSON")
 
 
-def status_report(backend) -> dict:
+def status_report(backend: "CardBackend") -> dict:
     """The ``card status`` document for ``backend`` (also what the demo and tests read)."""
     reader = backend.status()
     report = {"reader": reader.reader, "card": reader.card, "state": reader.outcome,
