@@ -20,6 +20,8 @@ import argparse
 import errno
 import os
 import select
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -214,6 +216,23 @@ class TestConsole:
 
     def types(self) -> list[str]:
         return [f["type"] for f in self.received]
+
+
+def stop_process(p: "subprocess.Popen") -> None:
+    """Stop a process this test started, by its PID: SIGTERM, then SIGKILL after 5 s."""
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    for stream in (p.stdin, p.stdout, p.stderr):
+        if stream is not None:
+            try:
+                stream.close()
+            except (OSError, ValueError):
+                pass
 
 
 def wait_for(predicate, timeout_s: float, step=None) -> bool:

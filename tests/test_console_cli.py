@@ -13,7 +13,7 @@ import pytest
 from kiosk import frames
 from kiosk.commands.console import ALERT_PREFIX, describe, parse_command
 from kiosk.protocol import Command, Greeted, Link, Role
-from support_pty import NullModem, pin_leaks, wait_for
+from support_pty import NullModem, pin_leaks, stop_process, wait_for
 
 SUPPORT = Path(__file__).with_name("support_pty.py")
 
@@ -119,9 +119,7 @@ def test_cli_over_socket_url_shows_lines_sends_commands_and_exits_after_acks():
         assert wait_for(lambda: p.poll() is not None, 10, kiosk.pump)
         out, err = p.stdout.read(), p.stderr.read()
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        stop_process(p)
         server.close()
     assert p.returncode == 0, err
     cmds = [(e.type, e.fields) for e in kiosk.events if isinstance(e, Command)]
@@ -201,10 +199,8 @@ def test_done_when_1000_events_three_cuts_one_kill_none_lost_none_doubled_no_pin
         assert wait_for(lambda: "command begin" in "".join(kiosk_out), 10, read_both)
         assert wait_for(lambda: False, 0.5, read_console) is False  # let stragglers (duplicates?) arrive
     finally:
-        kiosk.send_signal(signal.SIGTERM)
-        console.send_signal(signal.SIGTERM)
-        kiosk.communicate(timeout=10)
-        console.communicate(timeout=10)
+        stop_process(kiosk)
+        stop_process(console)
         modem.close()
     taps = [f["taps"] for f in received if f["type"] == "drift"]
     assert len(taps) == 1000 and sorted(taps) == list(range(1, 1001))  # none lost, none doubled
@@ -249,8 +245,7 @@ def test_cli_console_retransmits_its_command_until_the_kiosk_acks_it():
         kiosk.pump(1.2)
         assert kiosk.raw.count(b'"type":"calibrate"') == copies
     finally:
-        p.send_signal(signal.SIGTERM)
-        p.communicate(timeout=10)
+        stop_process(p)
         server.close()
     assert p.returncode == 0
     assert [(e.type, e.fields) for e in kiosk.events if isinstance(e, Command)] == [("calibrate", {"technician": "T07"})]

@@ -13,7 +13,7 @@ from kiosk.config import config_from_dict
 from kiosk.console_link import ConsoleLink
 from kiosk.journal import JOURNAL_NAME
 from kiosk.protocol import LinkState
-from support_pty import TestConsole, open_pty, pin_leaks, repoint, wait_for
+from support_pty import TestConsole, open_pty, pin_leaks, repoint, stop_process, wait_for
 
 pytestmark = pytest.mark.stack
 SUPPORT = Path(__file__).with_name("support_pty.py")
@@ -219,15 +219,6 @@ def kiosk_process(tmp_path, port, events, **kw):
     return p
 
 
-def stop(p):
-    p.send_signal(signal.SIGTERM)
-    try:
-        p.wait(5)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
-
-
 def test_kill_9_mid_burst_then_replay_nothing_lost_nothing_doubled(tmp_path, pty_pair):
     master, path = pty_pair
     con = TestConsole(master)
@@ -244,7 +235,7 @@ def test_kill_9_mid_burst_then_replay_nothing_lost_nothing_doubled(tmp_path, pty
         assert wait_for(lambda: sum(f["type"] == "drift" for f in con.received) >= 400, 20, con.pump)
         con.pump(0.3)
     finally:
-        stop(p)
+        stop_process(p)
     taps = [f["taps"] for f in con.received if f["type"] == "drift"]
     assert sorted(taps) == list(range(1, 401))  # none lost, none doubled
     boots = {f["boot"] for f in con.received if f["type"] == "drift"}
