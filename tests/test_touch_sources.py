@@ -272,3 +272,16 @@ def test_auto_ranks_direct_touchscreens_first_then_old_single_touch_panels_never
     assert touchscreen_rank(FakeDevice([], [codes.BTN_TOUCH], xy)) == 1          # eGalax-style USB panel
     assert touchscreen_rank(FakeDevice([codes.INPUT_PROP_POINTER], [codes.BTN_TOUCH], xy + mt)) == 0  # touchpad
     assert touchscreen_rank(FakeDevice([codes.INPUT_PROP_DIRECT], [], [])) == 0  # no axes: a button panel
+
+
+def test_a_read_error_is_a_state_not_a_crash(tmp_path):
+    # a directory opens but cannot be read (EISDIR): the same path a failing device takes
+    before = open_fds()
+    src = open_touch(f"events:{tmp_path}", CFG)
+    assert src.read(1.0) == []
+    assert not src.present and src.absent_reason == "read failed: Is a directory" and src.losses == 1
+    assert src.fileno() is None and src.wakeup_s(1.0) == pytest.approx(1.0 + RETRY_MIN_S)
+    for i in range(4):
+        src.read(2.0 + i * 10)
+    assert open_fds() == before and not src.present
+    src.close()

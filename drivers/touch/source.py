@@ -183,10 +183,10 @@ class FdSource(TouchSource):
                     self._became_present()
                 return
             except OSError as exc:
-                if exc.errno in GONE_ERRNOS:
-                    self._lost(now_s, f"device gone: {exc.strerror}", out)
-                    return
-                raise
+                # gone (ENODEV on unplug) or any other read failure: a state, never a crash
+                what = "device gone" if exc.errno in GONE_ERRNOS else "read failed"
+                self._lost(now_s, f"{what}: {exc.strerror or exc}", out)
+                return
             if not data:
                 self._on_eof(now_s, out)
                 return
