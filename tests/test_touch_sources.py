@@ -285,3 +285,14 @@ def test_a_read_error_is_a_state_not_a_crash(tmp_path):
         src.read(2.0 + i * 10)
     assert open_fds() == before and not src.present
     src.close()
+
+
+def test_reopen_cancels_a_touch_in_progress_and_the_next_read_says_so(fifo):
+    src = open_touch(f"events:{fifo}", CFG)
+    w = os.open(fifo, os.O_RDWR)
+    os.write(w, encode_events(touch_down(1.0, 10, 10)))
+    assert [c.kind for c in src.read(1.0)] == ["down"]
+    assert src.reopen(2.0)
+    assert [c.kind for c in src.read(2.0)] == ["cancel"]
+    os.close(w)
+    src.close()

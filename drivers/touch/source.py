@@ -87,6 +87,7 @@ class FdSource(TouchSource):
         self._retry_at_s: float | None = 0.0
         self._retry_wait_s = RETRY_MIN_S
         self._more = False  # a regular file has more bytes than one read() takes
+        self._pending: list[Contact] = []  # a cancel made by reopen(), handed out by the next read()
 
     # -- subclass hooks -------------------------------------------------------
     def _open_fd(self, now_s: float) -> int:
@@ -109,9 +110,10 @@ class FdSource(TouchSource):
         return self._retry_at_s if self._fd is None else None
 
     def reopen(self, now_s: float = 0.0) -> bool:
+        """Close and open the device again now; a touch in progress is cancelled."""
+        self._pending.extend(self.pipeline.cancel(now_s))
         self._close_fd()
-        out: list[Contact] = []
-        self._try_open(now_s, out)
+        self._try_open(now_s, self._pending)
         return self._fd is not None
 
     def close(self) -> None:
@@ -120,7 +122,7 @@ class FdSource(TouchSource):
         super().close()
 
     def read(self, now_s: float) -> list[Contact]:
-        out: list[Contact] = []
+        out, self._pending = self._pending, []
         if self._fd is None:
             if self._retry_at_s is not None and now_s >= self._retry_at_s:
                 self._try_open(now_s, out)
