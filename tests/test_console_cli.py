@@ -224,11 +224,13 @@ def test_the_pin_scan_finds_a_planted_leak():
     assert pin_leaks(b"debug 4821\n") and pin_leaks(b"xxK7QX2P9Mxx")
 
 
-def test_cli_console_retransmits_its_command_until_the_kiosk_acks_it():
+def test_cli_console_retransmits_its_command_until_the_kiosk_acks_it(tmp_path):
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
-    p = pin_kiosk("console", "--port", f"socket://127.0.0.1:{server.getsockname()[1]}", "--json")
+    (tmp_path / "fast.toml").write_text("[console]\nretransmit_s = 0.2\n")
+    p = pin_kiosk("console", "--port", f"socket://127.0.0.1:{server.getsockname()[1]}", "--json",
+                  "--config", str(tmp_path / "fast.toml"))
     try:
         server.settimeout(10)
         conn, _ = server.accept()
@@ -240,9 +242,9 @@ def test_cli_console_retransmits_its_command_until_the_kiosk_acks_it():
         assert wait_for(lambda: kiosk.raw.count(b'"type":"calibrate"') >= 2, 5, kiosk.pump)
         kiosk.deaf = False
         assert wait_for(lambda: any(isinstance(e, Command) for e in kiosk.events), 5, kiosk.pump)
-        kiosk.pump(1.2)  # acked now: no more copies
+        kiosk.pump(0.3)  # acked now: no more copies
         copies = kiosk.raw.count(b'"type":"calibrate"')
-        kiosk.pump(1.2)
+        kiosk.pump(0.6)
         assert kiosk.raw.count(b'"type":"calibrate"') == copies
     finally:
         stop_process(p)
