@@ -9,6 +9,7 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -93,6 +94,23 @@ def test_the_reader_holding_the_card_is_used(card):
     assert PcscBackend().status().reader == READER_1
     assert PcscBackend().verify(UA, pin(UA)) == CardResult("ok", 3)
     assert PcscBackend("00 00").tries_left(UA) == CardResult("no_card")  # the pattern still rules
+
+
+def test_card_held_by_another_program_waits_then_answers(card):
+    from smartcard import scard
+
+    rc, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    rc, other, _ = scard.SCardConnect(ctx, READER_0, scard.SCARD_SHARE_SHARED, scard.SCARD_PROTOCOL_T1)
+    assert rc == scard.SCARD_S_SUCCESS
+    try:
+        t0 = time.monotonic()
+        assert PcscBackend(busy_retries=2, busy_wait_s=0.05).tries_left(UA) == CardResult("error")
+        assert time.monotonic() - t0 < 0.5
+        threading.Timer(0.15, scard.SCardDisconnect, (other, scard.SCARD_LEAVE_CARD)).start()
+        assert PcscBackend().tries_left(UA) == CardResult("ok", 3)  # got the card once released
+    finally:
+        scard.SCardDisconnect(other, scard.SCARD_LEAVE_CARD)
+        scard.SCardReleaseContext(ctx)
 
 
 def test_no_card_no_reader(stack):

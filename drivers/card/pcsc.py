@@ -8,8 +8,9 @@ pcscd is picked up without restarting the kiosk.  Readers are those whose
 name contains the pattern (case-insensitive; empty = any).
 
 Each operation connects exclusively (no other program can slip a command in
-between our VERIFY and CHANGE), and disconnects with ``SCARD_RESET_CARD``:
-the verified state never outlives the operation.
+between our VERIFY and CHANGE; while another program holds the card the
+connect is retried for about half a second), and disconnects with
+``SCARD_RESET_CARD``: the verified state never outlives the operation.
 
 Presence uses ``SCardGetStatusChange`` on the matching readers plus the
 ``\\\\?PnP?\\Notification`` pseudo-reader, so pcscd wakes us on reader or
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from smartcard import scard
 
@@ -50,6 +52,7 @@ E_NO_SERVICE = {_code(scard.SCARD_E_NO_SERVICE), _code(scard.SCARD_E_SERVICE_STO
 E_NO_READER = {_code(scard.SCARD_E_NO_READERS_AVAILABLE), _code(scard.SCARD_E_UNKNOWN_READER),
                _code(scard.SCARD_E_READER_UNAVAILABLE)}
 E_NO_CARD = {_code(scard.SCARD_E_NO_SMARTCARD), _code(scard.SCARD_W_REMOVED_CARD)}
+E_SHARING = _code(scard.SCARD_E_SHARING_VIOLATION)
 E_TIMEOUT = _code(scard.SCARD_E_TIMEOUT)
 E_CANCELLED = _code(scard.SCARD_E_CANCELLED)
 STATE_PRESENT = scard.SCARD_STATE_PRESENT
@@ -75,8 +78,13 @@ def reader_matches(name: str, pattern: str) -> bool:
 class _PcscLink(Link):
     def __init__(self, backend: "PcscBackend", context: int, reader: str) -> None:
         self._backend, self._context, self.reader = backend, context, reader
-        rc, self._card, self._protocol = scard.SCardConnect(
-            context, reader, scard.SCARD_SHARE_EXCLUSIVE, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
+        for attempt in range(backend.busy_retries + 1):
+            rc, self._card, self._protocol = scard.SCardConnect(
+                context, reader, scard.SCARD_SHARE_EXCLUSIVE, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
+            if _code(rc) != E_SHARING or attempt == backend.busy_retries:
+                break
+            # another program (a middleware probe, pcsc_scan) has the card for a moment
+            time.sleep(backend.busy_wait_s)
         if _code(rc) != S_OK:
             outcome = _outcome_of(rc, "no_card")
             if outcome == "no_pcscd":
@@ -120,9 +128,13 @@ class PcscBackend(CardBackend):
 
     name = "pcsc"
 
-    def __init__(self, pattern: str = "", retry_s: float = 0.5) -> None:
+    def __init__(self, pattern: str = "", retry_s: float = 0.5,
+                 busy_retries: int = 5, busy_wait_s: float = 0.1) -> None:
         self.pattern = pattern
-        self.retry_s = retry_s
+        self.retry_s = retry_s  # how often to look for pcscd while it is down
+        #: an exclusive connect refused because another program holds the card is retried
+        #: this often, this far apart, before the operation answers "error"
+        self.busy_retries, self.busy_wait_s = busy_retries, busy_wait_s
         self._context: int | None = None
         self._lock = threading.Lock()  # guards _context between the worker and cancel()
         self._wake = threading.Event()
