@@ -35,6 +35,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout-s", type=float, default=8.0,
                         help="inactivity timeout for the demo's timeout scene (default 8 s)")
     parser.add_argument("--lang", choices=("ja", "en"), default=None, help="screen language")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--window", action="store_true",
+                      help="open a window: mouse clicks are touches, this terminal is the staff console "
+                           "(the default when a display is available)")
+    mode.add_argument("--headless", action="store_true", help="play the scripted scenes (default without a display)")
 
 
 class ScreenWatch:
@@ -84,8 +89,9 @@ class ScreenWatch:
 class DemoConsole(threading.Thread):
     """The reference staff console on its own thread; the director queues commands for it."""
 
-    def __init__(self, port: str, cfg: Any) -> None:
+    def __init__(self, port: str, cfg: Any, echo: bool = True) -> None:
         super().__init__(name="demo-console", daemon=True)
+        self.echo = echo
         from kiosk.commands.console import StaffConsole
 
         c = cfg.console
@@ -95,7 +101,8 @@ class DemoConsole(threading.Thread):
         self.stopped = threading.Event()
 
     def say(self, line: str) -> None:
-        print(f"\n>>> clerk: {line}", flush=True)
+        if self.echo:
+            print(f"\n>>> clerk: {line}", flush=True)
         self.commands.put(line)
         os.write(self._wake_w, b"x")
 
@@ -264,7 +271,71 @@ def pin_scan(needles: list[bytes], blobs: dict[str, bytes]) -> list[str]:
     return [name for name, data in blobs.items() for n in needles if n in data]
 
 
+def window_wanted(args: argparse.Namespace, environ: dict[str, str] | None = None) -> bool:
+    environ = os.environ if environ is None else environ
+    if args.window or args.headless:
+        return args.window
+    return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
+
+
+def run_window(args: argparse.Namespace) -> int:
+    """The demo as a person tries it: a window to click, this terminal as the staff console."""
+    from drivers.nullmodem import NullModem
+    from kiosk.app import StartError, open_kiosk
+    from kiosk.cli import EXIT_FAILURE
+    from kiosk.commands.console import HELP
+    from kiosk.config import load_config
+    from kiosk.loop import EventLoop
+
+    base = config_from_args(args)
+    state_dir = Path(getattr(args, "state_dir", None) or Path(args.out) / "state")
+    modem = NullModem()
+    video = "wayland" if os.environ.get("WAYLAND_DISPLAY") and not os.environ.get("DISPLAY") else "x11"
+    overrides = {"touch": "mouse", "serial": modem.kiosk_path, "state_dir": str(state_dir), "video": video,
+                 "card": "sim", "console.retransmit_s": 0.5, "screen.fullscreen": False}
+    if args.lang:
+        overrides["screen.language"] = args.lang
+    cfg = load_config(base.source if base.source != "<defaults>" else None, overrides)
+    print("pin-kiosk demo (window): click the keys with the mouse; type staff commands here.", flush=True)
+    print("The simulated card's PINs: " + ", ".join(cfg.card.sim_pins.split(",")), flush=True)
+    print(HELP, flush=True)
+    loop = EventLoop()
+    try:
+        kiosk = open_kiosk(cfg, loop=loop)
+    except StartError as exc:
+        print(f"pin-kiosk demo: {exc}", file=sys.stderr)
+        modem.close()
+        return EXIT_FAILURE
+    console = DemoConsole(modem.console_path, cfg, echo=False)
+
+    def read_stdin() -> None:
+        for line in sys.stdin:
+            line = line.strip()
+            if line in ("quit", "exit"):
+                break
+            if line == "help":
+                print(HELP, flush=True)
+            elif line:
+                console.say(line)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    kiosk.start()
+    console.start()
+    threading.Thread(target=read_stdin, name="demo-stdin", daemon=True).start()
+    try:
+        loop.run()
+    finally:
+        kiosk.close()
+        loop.close()
+        console.stopped.set()
+        console.join(2)
+        modem.close()
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if window_wanted(args):
+        return run_window(args)
     from drivers.nullmodem import NullModem
     from drivers.touch.finger import Finger
     from kiosk.app import StartError, open_kiosk
