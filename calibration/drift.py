@@ -10,11 +10,11 @@ the *change* of the mean residual from a baseline learned in the first
 sessions after a calibration, not its distance from zero.
 
 Privacy is structural.  ``SessionDrift`` keeps running sums only (count, sum
-and sum of squares of the residual components, and three counters), never a
+and sum of squares of the residual components, and four counters), never a
 list, so it cannot know which key was pressed or in which order; a residual is
 relative to whatever key registered and says nothing about that key.  A
 session leaves it only as a ``SessionSummary`` (mean offset, count, spread,
-gap taps, corrections) and is wiped at session end.  ``DriftEstimator`` keeps
+far taps, gap taps, corrections) and is wiped at session end.  ``DriftEstimator`` keeps
 only running statistics over many sessions; its JSON holds no timestamps and
 no per-session record.
 
@@ -24,7 +24,7 @@ Detection, per finished session (``DriftEstimator.add_session``):
     The first sessions after ``reset_baseline`` (until ``baseline_taps``
     taps) give the baseline mean offset, the per-tap scatter (from the
     within-session spread), the person-to-person scatter of session means,
-    and the normal rates of gap taps, corrections and wrong PINs.
+    and the normal rates of far taps, gap taps, corrections and wrong PINs.
 ``warn`` (shift of about ``warn_mm``)
     Crosier's multivariate CUSUM (1988) on the 2-D session mean in
     log-likelihood-ratio form: each session weighted by its own information
@@ -36,12 +36,13 @@ Detection, per finished session (``DriftEstimator.add_session``):
     warning.  Warn clears (hysteresis) when the statistic falls back below a
     quarter of its threshold.
 ``alert`` (shift of ``alert_key_fraction`` of the key pitch, or worse)
-    Any of: a fast EWMA of the mean offset at or beyond that shift; the
-    within-session spread grown by as much as such a shift (residuals become
-    bimodal when taps straddle two keys); gap taps, corrections or wrong PINs
-    far above their baseline rates.  The last three matter once drift passes
-    half a key: taps then register on the neighbouring key, their residuals
-    wrap around and the mean offset alone can look harmless.  ``alert``
+    Any of: a fast EWMA of the mean offset at or beyond that shift; far
+    taps (residuals longer than ``FAR_TAP_MM``), gap taps, corrections or
+    wrong PINs far above their baseline rates.  These rates matter once drift
+    nears half a key: taps then land in gaps or register on the neighbouring
+    key, their residuals wrap around (bimodal, long, but with a mean that can
+    look harmless), and the sessions full of gap taps keep only the taps
+    that happened to land near a centre.  ``alert``
     latches until the next ``reset_baseline`` (a calibration) or a passed
     technician drift check (``drift_check_result``): a panel does not heal
     itself, and a latched alert cannot be talked back to ``ok`` by wrapped
@@ -80,14 +81,20 @@ SESSION_CLIP = 3.0
 TAP_CLIP_MM = 12.0
 #: Fast EWMA of the offset used for the alert shift: weight of a 5-tap session.
 ALERT_EWMA_LAMBDA = 0.45
-#: EWMA weight for the rates and the spread (per session).
-RATE_EWMA_LAMBDA = 0.2
+#: EWMA weight per touch for the gap-tap, far-tap and correction rates.
+TAP_RATE_LAMBDA = 0.03
+#: A residual longer than this is a "far" tap.  Counting them is the robust
+#: form of the residual spread: once taps straddle two keys, most residuals are
+#: far whichever key they registered on, so wrapping cannot hide it, while one
+#: wild tap moves a rate by one count only.
+FAR_TAP_MM = 5.0
 #: EWMA weight for the wrong-PIN rate: slower, because one citizen who forgot
 #: the PIN produces several wrong sessions in a row.
 WRONG_EWMA_LAMBDA = 0.08
 #: Excess rates over baseline that mean "taps are landing elsewhere".
-GAP_RATE_ALERT = 0.15  # gap taps per committed tap
-CORRECTION_RATE_ALERT = 0.08  # backspace-then-neighbour per committed tap
+FAR_RATE_ALERT = 0.35  # far taps per committed tap (about a 4 mm shift; 0.1 undrifted)
+GAP_RATE_ALERT = 0.15  # gap taps per touch
+CORRECTION_RATE_ALERT = 0.08  # backspace-then-neighbour per touch
 WRONG_PIN_RATE_ALERT = 0.45  # share of sessions ending in a wrong PIN
 #: Floors for variances learned from a baseline (mm^2 per axis), so a
 #: suspiciously tidy baseline cannot make the test hair-triggered.
@@ -103,6 +110,7 @@ class SessionSummary:
     mean_dy_mm: float
     n: int  # committed keypresses that gave a residual
     spread_mm: float = 0.0  # rms distance of the residuals from their own mean
+    far_taps: int = 0  # residuals longer than FAR_TAP_MM
     gap_taps: int = 0  # taps that landed on no key
     corrections: int = 0  # backspace followed by a neighbouring key
 
@@ -120,7 +128,7 @@ def key_residual_mm(layout: "KeyLayout", key_id: str, x_px: float, y_px: float) 
 class SessionDrift:
     """Residual sums of one citizen session; wipe it when the session ends."""
 
-    __slots__ = ("_n", "_sx", "_sy", "_sxx", "_syy", "_gaps", "_corrections")
+    __slots__ = ("_n", "_sx", "_sy", "_sxx", "_syy", "_far", "_gaps", "_corrections")
 
     def __init__(self) -> None:
         self.wipe()
@@ -129,6 +137,7 @@ class SessionDrift:
         """Forget everything (session end)."""
         self._n = 0
         self._sx = self._sy = self._sxx = self._syy = 0.0
+        self._far = 0
         self._gaps = 0
         self._corrections = 0
 
@@ -138,6 +147,7 @@ class SessionDrift:
         if not (math.isfinite(dx) and math.isfinite(dy)):
             return
         r = math.hypot(dx, dy)
+        self._far += r > FAR_TAP_MM
         if r > TAP_CLIP_MM:
             dx, dy = dx * TAP_CLIP_MM / r, dy * TAP_CLIP_MM / r
         self._n += 1
@@ -162,10 +172,10 @@ class SessionDrift:
         """Mean offset, count and spread of this session's residuals, and the counters."""
         n = self._n
         if n == 0:
-            return SessionSummary(0.0, 0.0, 0, 0.0, self._gaps, self._corrections)
+            return SessionSummary(0.0, 0.0, 0, 0.0, 0, self._gaps, self._corrections)
         mx, my = self._sx / n, self._sy / n
         var = max(0.0, self._sxx / n - mx * mx) + max(0.0, self._syy / n - my * my)
-        return SessionSummary(mx, my, n, math.sqrt(var), self._gaps, self._corrections)
+        return SessionSummary(mx, my, n, math.sqrt(var), self._far, self._gaps, self._corrections)
 
     def __repr__(self) -> str:
         return f"<SessionDrift n={self._n}>"
@@ -177,7 +187,7 @@ class LevelChange:
 
     old: str
     new: str
-    reason: str  # "shift" | "spread" | "gap_taps" | "corrections" | "wrong_pins" | "drift_check" | "cleared"
+    reason: str  # "shift" | "far_taps" | "gap_taps" | "corrections" | "wrong_pins" | "drift_check" | "cleared"
 
 
 def _clip(vx: float, vy: float, limit: float) -> tuple[float, float]:
@@ -217,18 +227,18 @@ class DriftEstimator:
         # baseline accumulators
         self._b = {"w": 0.0, "wx": 0.0, "wy": 0.0, "n": 0, "sessions": 0, "ss": 0.0, "dof": 0,
                    "gaps": 0, "corr": 0, "wrong": 0, "inv_n": 0.0, "between": 0.0,
-                   "m": 0}
+                   "m": 0, "far": 0}
         self.baseline_mm: tuple[float, float] | None = None
         self.tap_var_mm2 = 0.0
         self.person_var_mm2 = 0.0
-        self.base_spread2_mm2 = 0.0
+        self.base_far_rate = 0.0
         self.base_gap_rate = 0.0
         self.base_corr_rate = 0.0
         self.base_wrong_rate = 0.0
         # monitoring statistics
         self.cusum = (0.0, 0.0)
         self.offset_mm = (0.0, 0.0)  # fast EWMA of (session mean - baseline)
-        self.spread_excess_mm2 = 0.0
+        self.far_rate = 0.0
         self.gap_rate = 0.0
         self.corr_rate = 0.0
         self.wrong_rate = 0.0
@@ -278,6 +288,7 @@ class DriftEstimator:
             b["ss"] += n * s.spread_mm ** 2
             b["dof"] += n - 1
             b["between"] += s.mean_dx_mm ** 2 + s.mean_dy_mm ** 2
+            b["far"] += s.far_taps
             b["m"] += 1
         if b["n"] >= self.cfg.baseline_taps and b["m"] >= 2:
             self._finish_baseline()
@@ -292,13 +303,13 @@ class DriftEstimator:
         # between-session variance of the means (per axis), minus the tap part
         between = (b["between"] / m - (bx * bx + by * by)) / 2.0 * m / max(m - 1, 1)
         self.person_var_mm2 = max(between - self.tap_var_mm2 * b["inv_n"] / m, PERSON_VAR_FLOOR_MM2)
-        self.base_spread2_mm2 = 2.0 * self.tap_var_mm2
+        self.base_far_rate = b["far"] / max(b["n"], 1)
         taps = max(b["n"], 1)
         self.base_gap_rate = b["gaps"] / taps
         self.base_corr_rate = b["corr"] / taps
         self.base_wrong_rate = b["wrong"] / max(b["sessions"], 1)
-        self.gap_rate, self.corr_rate, self.wrong_rate = (
-            self.base_gap_rate, self.base_corr_rate, self.base_wrong_rate)
+        self.far_rate, self.gap_rate, self.corr_rate, self.wrong_rate = (
+            self.base_far_rate, self.base_gap_rate, self.base_corr_rate, self.base_wrong_rate)
 
     def _alert_reason_while_learning(self) -> str | None:
         # No baseline yet: only a level of trouble no honest tapper produces counts.
@@ -312,12 +323,12 @@ class DriftEstimator:
 
     def _monitor(self, s: SessionSummary, wrong_pin: bool) -> LevelChange | None:
         n = max(s.n, 0)
-        lam = RATE_EWMA_LAMBDA
-        committed = n + s.gap_taps
-        if committed > 0:
-            self.gap_rate += lam * (s.gap_taps / committed - self.gap_rate)
-        if n > 0:
-            self.corr_rate += lam * (min(s.corrections / n, 1.0) - self.corr_rate)
+        touches = n + s.gap_taps
+        if touches > 0:
+            # per touch, not per session: a long signature PIN full of gap taps says more
+            w = 1.0 - (1.0 - TAP_RATE_LAMBDA) ** touches
+            self.gap_rate += w * (s.gap_taps / touches - self.gap_rate)
+            self.corr_rate += w * (min(s.corrections / touches, 1.0) - self.corr_rate)
         self.wrong_rate += WRONG_EWMA_LAMBDA * (float(bool(wrong_pin)) - self.wrong_rate)
         if n > 0:
             bx, by = self.baseline_mm  # type: ignore[misc]
@@ -337,18 +348,17 @@ class DriftEstimator:
             ox, oy = self.offset_mm
             ex, ey = _clip(dx - ox, dy - oy, 3.0 * sigma + self.alert_mm)
             self.offset_mm = (ox + a * ex, oy + a * ey)
-            # spread grown beyond baseline (bimodal residuals when taps straddle keys)
-            if n >= 2:
-                s2 = s.spread_mm ** 2 * n / (n - 1)
-                self.spread_excess_mm2 += lam * (s2 - self.base_spread2_mm2 - self.spread_excess_mm2)
+            # far taps (residuals wrap but stay long when taps straddle two keys)
+            w = 1.0 - (1.0 - TAP_RATE_LAMBDA) ** n
+            self.far_rate += w * (min(s.far_taps / n, 1.0) - self.far_rate)
         return self._decide()
 
     def _decide(self) -> LevelChange | None:
         alert = None
         if self.shift_mm >= self.alert_mm:
             alert = "shift"
-        elif self.spread_excess_mm2 >= self.alert_mm ** 2:
-            alert = "spread"
+        elif self.far_rate - self.base_far_rate >= FAR_RATE_ALERT:
+            alert = "far_taps"
         elif self.gap_rate - self.base_gap_rate >= GAP_RATE_ALERT:
             alert = "gap_taps"
         elif self.corr_rate - self.base_corr_rate >= CORRECTION_RATE_ALERT:
@@ -389,9 +399,8 @@ class DriftEstimator:
             return self._set("drift_check", "ok")
         self.cusum = (0.0, 0.0)
         self.offset_mm = (0.0, 0.0)
-        self.spread_excess_mm2 = 0.0
-        self.gap_rate, self.corr_rate, self.wrong_rate = (
-            self.base_gap_rate, self.base_corr_rate, self.base_wrong_rate)
+        self.far_rate, self.gap_rate, self.corr_rate, self.wrong_rate = (
+            self.base_far_rate, self.base_gap_rate, self.base_corr_rate, self.base_wrong_rate)
         if self.level == "ok":
             return None
         old, self.level, self.reason = self.level, "ok", "drift_check"
@@ -425,13 +434,13 @@ class DriftEstimator:
             "baseline_mm": list(self.baseline_mm) if self.baseline_mm else None,
             "tap_var_mm2": self.tap_var_mm2,
             "person_var_mm2": self.person_var_mm2,
-            "base_spread2_mm2": self.base_spread2_mm2,
+            "base_far_rate": self.base_far_rate,
             "base_gap_rate": self.base_gap_rate,
             "base_corr_rate": self.base_corr_rate,
             "base_wrong_rate": self.base_wrong_rate,
             "cusum": list(self.cusum),
             "offset_mm": list(self.offset_mm),
-            "spread_excess_mm2": self.spread_excess_mm2,
+            "far_rate": self.far_rate,
             "gap_rate": self.gap_rate,
             "corr_rate": self.corr_rate,
             "wrong_rate": self.wrong_rate,
@@ -459,8 +468,8 @@ class DriftEstimator:
             est._b = {k: (int(v) if isinstance(v, int) else float(v)) for k, v in acc.items()}
             bm = d["baseline_mm"]
             est.baseline_mm = (float(bm[0]), float(bm[1])) if bm is not None else None
-            for name in ("tap_var_mm2", "person_var_mm2", "base_spread2_mm2", "base_gap_rate",
-                         "base_corr_rate", "base_wrong_rate", "spread_excess_mm2", "gap_rate",
+            for name in ("tap_var_mm2", "person_var_mm2", "base_far_rate", "base_gap_rate",
+                         "base_corr_rate", "base_wrong_rate", "far_rate", "gap_rate",
                          "corr_rate", "wrong_rate"):
                 value = float(d[name])
                 if not math.isfinite(value):

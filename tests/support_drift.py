@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 
-from calibration.drift import DriftEstimator, SessionSummary
+from calibration.drift import FAR_TAP_MM, DriftEstimator, SessionSummary
 from calibration.matrix import Affine
 from kiosk.config import DriftConfig, load_config
 
@@ -33,7 +33,8 @@ def summaries(rng: random.Random, n_sessions: int, offset_mm=(0.4, 1.5), shift_m
         ys = [py + rng.gauss(0, tap_sd_mm) for _ in range(taps)]
         mx, my = sum(xs) / taps, sum(ys) / taps
         spread = (sum((x - mx) ** 2 + (y - my) ** 2 for x, y in zip(xs, ys)) / taps) ** 0.5
-        out.append(SessionSummary(mx, my, taps, spread))
+        far = sum((x * x + y * y) ** 0.5 > FAR_TAP_MM for x, y in zip(xs, ys))
+        out.append(SessionSummary(mx, my, taps, spread, far))
     return out
 
 

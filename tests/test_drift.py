@@ -25,7 +25,7 @@ def test_session_sums_give_mean_count_spread_and_counters():
     s = acc.summary()
     assert (s.mean_dx_mm, s.mean_dy_mm, s.n) == (2.0, 2.0, 4)
     assert s.spread_mm == pytest.approx(math.sqrt((1 + 1 + 0 + 0 + 0 + 0 + 9 + 9) / 4))
-    assert (s.gap_taps, s.corrections) == (1, 2)
+    assert (s.far_taps, s.gap_taps, s.corrections) == (1, 1, 2)  # only (2, 5) is beyond 5 mm
 
 
 def test_session_wipe_forgets_everything_and_empty_summary_is_zero():
@@ -33,7 +33,7 @@ def test_session_wipe_forgets_everything_and_empty_summary_is_zero():
     acc.add_tap((4.0, 4.0))
     acc.add_gap_tap()
     acc.wipe()
-    assert acc.summary() == SessionSummary(0.0, 0.0, 0, 0.0, 0, 0)
+    assert acc.summary() == SessionSummary(0.0, 0.0, 0, 0.0, 0, 0, 0)
 
 
 def test_session_clips_absurd_and_ignores_non_finite_residuals():
@@ -131,12 +131,17 @@ def test_warn_clears_when_the_evidence_goes_away():
 # -- residuals that wrap: the estimator must not be fooled into ok ---------------------
 def test_bimodal_residuals_with_a_harmless_mean_raise_alert():
     # drift of half a key: half the taps register on the right key (+7.5 mm),
-    # half on the neighbour (-7.5 mm): the mean looks like baseline, the spread does not
+    # half on the neighbour (-7.5 mm): the mean looks like baseline, the lengths do not
     rng = random.Random(7)
     est = learned_estimator(rng)
     for _ in range(10):
-        est.add_session(SessionSummary(0.4 + rng.gauss(0, 0.5), 1.5 + rng.gauss(0, 0.5), 6, 7.8, 1, 0))
-    assert est.level == "alert" and est.reason in ("spread", "gap_taps")
+        acc = SessionDrift()
+        for i in range(6):
+            acc.add_tap((0.4 + (7.5 if i % 2 else -7.5) + rng.gauss(0, 1.5), 1.5 + rng.gauss(0, 1.5)))
+        s = acc.summary()
+        assert math.hypot(s.mean_dx_mm - 0.4, s.mean_dy_mm - 1.5) < 2.5
+        est.add_session(s)
+    assert est.level == "alert" and est.reason == "far_taps"
 
 
 def test_wrapped_by_a_whole_key_is_caught_by_wrong_pins_and_corrections():
@@ -145,7 +150,7 @@ def test_wrapped_by_a_whole_key_is_caught_by_wrong_pins_and_corrections():
     est = learned_estimator(rng)
     reasons = set()
     for s in summaries(rng, 40):
-        ch = est.add_session(SessionSummary(s.mean_dx_mm, s.mean_dy_mm, s.n, s.spread_mm, 0, 1), wrong_pin=True)
+        ch = est.add_session(SessionSummary(s.mean_dx_mm, s.mean_dy_mm, s.n, s.spread_mm, 0, 0, 1), wrong_pin=True)
         if ch:
             reasons.add(ch.reason)
     assert est.level == "alert" and reasons & {"corrections", "wrong_pins"}
