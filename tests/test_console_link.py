@@ -1,4 +1,5 @@
 """ConsoleLink over real ptys: CRCs, retransmission, dedup, garbage, vanishing port, journal replay."""
+import json
 import os
 import signal
 import subprocess
@@ -252,4 +253,43 @@ def test_loop_url_has_no_descriptor_is_polled_and_its_echo_is_ignored(tmp_path):
     assert link.fileno() is None and link.state is LinkState.GREETING and not link.up
     assert link.next_deadline_s(t0 + 1.0) == pytest.approx(t0 + 1.0 + 0.02)
     assert link._link.echoes >= 2 and link.rx_errors == 0 and link.rejected == 0
+    link.close()
+
+
+def test_reopen_backoff_doubles_up_to_reopen_max_and_never_blocks(tmp_path):
+    from drivers.serial_link import SerialPort
+
+    port = SerialPort(str(tmp_path / "no-such-adapter"), reopen_max_s=1.0)
+    due, now = [], 0.0
+    for _ in range(6):
+        t = time.monotonic()
+        assert port.try_open(now) is False and time.monotonic() - t < 0.1
+        now = port.reopen_due_s()
+        due.append(round(now, 3))
+    assert due == [0.1, 0.3, 0.7, 1.5, 2.5, 3.5]  # 0.1, 0.2, 0.4, 0.8, then capped at 1.0
+    assert port.try_open(now - 0.01) is False and port.reopen_due_s() == due[-1]  # not due: no attempt
+    assert "No such file" in port.last_error
+
+
+def test_a_pin_handed_to_send_by_mistake_goes_nowhere(tmp_path, caplog):
+    """Whitelisted names with a Pin, a PIN string in unknown names: left out; not in journal or log."""
+    from kiosk.pin import Pin
+    from support_pty import KNOWN_PIN, KNOWN_SIGNATURE_PIN
+
+    link = make_link(tmp_path, tmp_path / "no-adapter")
+    pin = Pin.from_text(KNOWN_SIGNATURE_PIN)
+    with caplog.at_level("DEBUG", logger="pin_kiosk"):
+        f = link.send("alert", time.monotonic(), code="test", message=pin, pin=KNOWN_PIN, digits=[4, 8, 2, 1])
+        assert f is None  # message is required and a Pin is not text: the frame is refused whole
+        f = link.send("pin.result", time.monotonic(), pin_type="signature", action="verify", result="wrong",
+                      tries_left=pin, entered=KNOWN_SIGNATURE_PIN, key_ids=["K", "7"])
+        assert f is not None and set(f) == {"v", "type", "seq", "boot", "ts", "terminal",
+                                            "pin_type", "action", "result"}
+        link.send_status(time.monotonic(), state=KNOWN_PIN, drift={"level": "ok", "taps": pin})
+    journal = (tmp_path / "state" / JOURNAL_NAME).read_bytes()
+    journaled = b"".join(frames.encode(json.loads(r)["frame"]) for r in journal.splitlines())
+    assert journaled.count(b"\n") == 1  # the pin.result only (the alert refused, status not journaled)
+    assert pin_leaks(journaled) == [] and KNOWN_SIGNATURE_PIN.encode() not in journal
+    assert KNOWN_PIN not in caplog.text and KNOWN_SIGNATURE_PIN not in caplog.text
+    assert "left out: tries_left, entered, key_ids" in caplog.text  # names only
     link.close()
