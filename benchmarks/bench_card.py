@@ -2,7 +2,8 @@
 
 Prints the median and 95th percentile wall time of ``tries_left`` and of
 ``verify`` (each one full operation: connect, SELECT x2-3, empty VERIFY,
-VERIFY, disconnect with reset).  Target: median under 5 ms.
+VERIFY, disconnect with reset), target median under 5 ms; and how long after
+the card is pulled ``CardWorker`` reports it, target within 0.5 s.
 Run as root (it starts its own pcscd, like the tests):
     .venv/bin/python benchmarks/bench_card.py [--n 300]
 """
@@ -33,6 +34,27 @@ def measure(op, n: int) -> list[float]:
     return times_ms
 
 
+def measure_removal(stack: PcscStack, n: int) -> list[float]:
+    """Pull the card (SIGKILL the simcard process) and time until the worker reports it."""
+    import select
+
+    from drivers.card import CardWorker
+
+    worker = CardWorker(PcscBackend())
+    times_ms = []
+    try:
+        for _ in range(n):
+            stack.insert_card()
+            t0 = time.perf_counter()
+            stack.kill_card()
+            while not any(e.kind == "card_removed" for e in worker.drain()):
+                select.select([worker], [], [], 2.0)
+            times_ms.append((time.perf_counter() - t0) * 1000)
+    finally:
+        worker.close()
+    return times_ms
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=300, help="operations per kind")
@@ -50,8 +72,11 @@ def main() -> int:
         }
         pin.wipe()
         backend.close()
+        removal_ms = measure_removal(stack, 10)
     finally:
         stack.cleanup()
+    print(f"card pulled -> card_removed event: median {statistics.median(removal_ms):.0f} ms, "
+          f"max {max(removal_ms):.0f} ms over {len(removal_ms)} pulls  (target: within 500 ms)")
     for name, times in rows.items():
         p95 = statistics.quantiles(times, n=20)[-1]
         print(f"{name:<11} n={len(times)}  median {statistics.median(times):.2f} ms  p95 {p95:.2f} ms"
