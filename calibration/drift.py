@@ -197,6 +197,13 @@ def _clip(vx: float, vy: float, limit: float) -> tuple[float, float]:
     return vx, vy
 
 
+def _finite(value: Any, name: str) -> float:
+    """A finite float from saved state, or ValueError naming the field."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} is not a finite number")
+    return float(value)
+
+
 class DriftEstimator:
     """Sequential drift test over sessions; persist with ``to_json``/``from_json``."""
 
@@ -457,7 +464,7 @@ class DriftEstimator:
         if not isinstance(d, dict) or d.get("version") != STATE_VERSION:
             raise ValueError("drift state has an unknown format version")
         try:
-            est = cls(cfg, float(d["key_pitch_mm"]))
+            est = cls(cfg, _finite(d["key_pitch_mm"], "key_pitch_mm"))
             if d["level"] not in LEVELS:
                 raise ValueError(f"unknown level {d['level']!r}")
             est.level, est.reason = d["level"], str(d["reason"])
@@ -465,18 +472,18 @@ class DriftEstimator:
             acc = d["baseline_acc"]
             if not isinstance(acc, dict) or set(est._b) - set(acc):
                 raise ValueError("baseline accumulators incomplete")
-            est._b = {k: (int(v) if isinstance(v, int) else float(v)) for k, v in acc.items()}
+            est._b = {k: (v if isinstance(v, int) else _finite(v, k)) for k, v in acc.items() if k in est._b}
             bm = d["baseline_mm"]
-            est.baseline_mm = (float(bm[0]), float(bm[1])) if bm is not None else None
+            est.baseline_mm = (_finite(bm[0], "baseline_mm"), _finite(bm[1], "baseline_mm")) if bm is not None else None
             for name in ("tap_var_mm2", "person_var_mm2", "base_far_rate", "base_gap_rate",
                          "base_corr_rate", "base_wrong_rate", "far_rate", "gap_rate",
                          "corr_rate", "wrong_rate"):
-                value = float(d[name])
-                if not math.isfinite(value):
-                    raise ValueError(f"{name} is not finite")
-                setattr(est, name, value)
-            est.cusum = (float(d["cusum"][0]), float(d["cusum"][1]))
-            est.offset_mm = (float(d["offset_mm"][0]), float(d["offset_mm"][1]))
+                setattr(est, name, _finite(d[name], name))
+            if est.baseline_mm is not None:  # the test divides by these
+                est.tap_var_mm2 = max(est.tap_var_mm2, TAP_VAR_FLOOR_MM2)
+                est.person_var_mm2 = max(est.person_var_mm2, PERSON_VAR_FLOOR_MM2)
+            est.cusum = (_finite(d["cusum"][0], "cusum"), _finite(d["cusum"][1], "cusum"))
+            est.offset_mm = (_finite(d["offset_mm"][0], "offset_mm"), _finite(d["offset_mm"][1], "offset_mm"))
         except (KeyError, TypeError, IndexError) as exc:
             raise ValueError(f"drift state is incomplete: {type(exc).__name__}: {exc}") from None
         return est

@@ -214,6 +214,15 @@ def test_bad_json_is_one_clear_value_error(text):
     assert "\n" not in str(exc.value)
 
 
+@pytest.mark.parametrize("field,value", [("cusum", [float("nan"), 0.0]), ("tap_var_mm2", "x"),
+                                         ("baseline_mm", [1.0, float("inf")]), ("key_pitch_mm", -3)])
+def test_saved_state_with_a_bad_number_is_refused(field, value):
+    doc = json.loads(learned_estimator(random.Random(13)).to_json())
+    doc[field] = value
+    with pytest.raises(ValueError):
+        DriftEstimator.from_json(json.dumps(doc), DRIFT)
+
+
 def test_status_carries_aggregates_only():
     est = learned_estimator(random.Random(11))
     st = est.status()
