@@ -16,14 +16,21 @@ events.  Nothing here blocks: writes that the port does not take at once wait
 in a buffer flushed on the next call.  Errors of the port are a state
 (``up`` is False), never an exception into the loop.
 
+Exactly once, both ways: kiosk frames survive restarts in the journal and
+the console deduplicates them; console commands the kiosk acted on are kept
+(``SEEN_COMMANDS_NAME``, the last 256) so a command retransmitted across a
+kiosk restart is acked but not acted on twice.
+
 Only ``now_s`` (the loop's monotonic clock) drives timing; the wall clock is
 read once per frame for its ``ts`` field.
 """
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,11 +39,16 @@ from typing import Any
 from drivers.serial_link import PortLost, SerialPort
 from kiosk import __version__, frames
 from kiosk.config import Config
+from kiosk.durable import write_atomic
 from kiosk.journal import JOURNAL_NAME, Journal
 from kiosk.protocol import SILENT_HEARTBEATS, Acked, Command, Event, Greeted, Link, LinkState, Rejected, Role
 
 log = logging.getLogger("pin_kiosk.console")
 
+#: Console commands acted on, kept across restarts (state dir), so a retransmission
+#: arriving after a kiosk restart is acked but not acted on again.
+SEEN_COMMANDS_NAME = "console-commands-seen.json"
+SEEN_COMMANDS_KEPT = 256
 #: Stop adding retransmissions while this much is still waiting for the port.
 WRITE_BACKLOG_BYTES = 8192
 #: A port without a descriptor (loop://) is polled this often.
@@ -157,6 +169,9 @@ class ConsoleLink:
             self._link.submit(frame)
         if replay:
             log.info("console journal: replaying %d unacknowledged frames", len(replay))
+        self._seen_path = Path(state_dir) / SEEN_COMMANDS_NAME
+        self._seen_commands: deque[tuple[str, int]] = deque(self._load_seen(), maxlen=SEEN_COMMANDS_KEPT)
+        self._link.remember(self._seen_commands)
         self._end = LinkEnd(self._link, SerialPort(c.port, c.baudrate, c.reopen_max_s))
         self._status: dict[str, Any] = {}
         #: Optional: called at each heartbeat for fresh status fields.
@@ -166,6 +181,23 @@ class ConsoleLink:
         self._overflow_alert: tuple[tuple[str, int], int] | None = None
         self._reporting = False
         self.rejected = 0
+
+    def _load_seen(self) -> list[tuple[str, int]]:
+        try:
+            return [(str(b), int(q)) for b, q in json.loads(self._seen_path.read_bytes())][-SEEN_COMMANDS_KEPT:]
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError, TypeError) as exc:
+            log.warning("console: commands-seen file unreadable, starting empty: %s", exc)
+            return []
+
+    def _acted_on(self, cmd: Command) -> None:
+        """Keep the command's (boot, seq) across a restart: a retransmission must not act twice."""
+        self._seen_commands.append((cmd.boot, cmd.seq))
+        try:
+            write_atomic(self._seen_path, json.dumps([list(k) for k in self._seen_commands]).encode("ascii"))
+        except OSError as exc:
+            log.error("console: commands-seen file not written: %s", exc)
 
     # -- what the loop reads ---------------------------------------------------
 
@@ -282,6 +314,7 @@ class ConsoleLink:
         acked = []
         for ev in self._end.receive(now_s):
             if isinstance(ev, Command):
+                self._acted_on(ev)
                 commands.append(ev)
             elif isinstance(ev, Acked):
                 acked.append((ev.boot, ev.seq))

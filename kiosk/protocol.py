@@ -515,6 +515,12 @@ class Link:
             return [Acked(boot, seq)]
         return []
 
+    def remember(self, keys: Iterable[Key]) -> None:
+        """Pre-load (boot, seq) pairs already acted on (kept by the owner across restarts)."""
+        for boot, seq in keys:
+            if (boot, seq) not in self._seen:
+                self._remember((boot, seq))
+
     def _remember(self, key: Key) -> None:
         self._seen.add(key)
         self._seen_order.append(key)

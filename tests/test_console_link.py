@@ -293,3 +293,25 @@ def test_a_pin_handed_to_send_by_mistake_goes_nowhere(tmp_path, caplog):
     assert KNOWN_PIN not in caplog.text and KNOWN_SIGNATURE_PIN not in caplog.text
     assert "left out: tries_left, entered, key_ids" in caplog.text  # names only
     link.close()
+
+
+def test_command_retransmitted_across_a_kiosk_restart_is_acked_not_acted_on_twice(tmp_path, pty_pair):
+    master, path = pty_pair
+    link = make_link(tmp_path, path)
+    con = TestConsole(master)
+    run(link, con, 0.3)
+    frame = con.command("calibrate", technician="T02")
+    cmds = []
+    run(link, con, 0.3, cmds)
+    assert [c.type for c in cmds] == ["calibrate"]
+    link.close()  # the kiosk restarts; say the console never got that ack
+    again = make_link(tmp_path, path)
+    cmds2 = []
+    run(again, con, 0.3, cmds2)
+    assert again.up
+    acks_before = bytes(con.raw).count(b'"type":"ack"')
+    con.write_raw(frames.encode(frame))
+    run(again, con, 0.3, cmds2)
+    assert cmds2 == []
+    assert again._link.duplicates == 1 and bytes(con.raw).count(b'"type":"ack"') > acks_before
+    again.close()
