@@ -182,6 +182,7 @@ class CalibrationOutcome:
     max_mm: float
     validation_residuals_mm: tuple[float, ...]
     fit_residuals_mm: tuple[float, ...]  # the 9 calibration targets against the fit
+    validation_offsets_mm: tuple[tuple[float, float], ...]  # per validation target: mapped tap - target (arrows on the map)
     rejected_taps: int  # bounces and misclicks asked again
 
     def console_fields(self) -> dict:
@@ -315,7 +316,8 @@ class CalibrationProcedure(_Procedure):
         self.state = ACCEPTED
         self.outcome = CalibrationOutcome(
             self.fit, self.technician, self.rms_mm, self.max_mm,  # type: ignore[arg-type]
-            tuple(self.validation_residuals_mm), tuple(self.fit_residuals_mm), self.rejected_taps)
+            tuple(self.validation_residuals_mm), tuple(self.fit_residuals_mm), self.validation_offsets_mm,
+            self.rejected_taps)
 
     def _on_retry(self, now_s: float) -> None:
         self._last_input_s = now_s
@@ -342,6 +344,15 @@ class CalibrationProcedure(_Procedure):
         if len(self.validation_residuals_mm) < len(self.validation_targets):
             return None
         return self.rms_mm <= self.drift.check_rms_mm and self.max_mm <= self.drift.check_max_mm
+
+    @property
+    def validation_offsets_mm(self) -> tuple[tuple[float, float], ...]:
+        """Each validation tap through the new fit minus its target, in mm (x right, y down)."""
+        out = []
+        for (x, y), (tx, ty) in zip(self.validation_raw, self.validation_targets):
+            mx, my = self.fit.apply(x, y)  # type: ignore[union-attr]
+            out.append(((mx - tx) / self.px_per_mm[0], (my - ty) / self.px_per_mm[1]))
+        return tuple(out)
 
     def view(self, now_s: float, lang: str = "ja") -> View:
         """What the screen shows now (targets, or the residual map at review)."""

@@ -68,6 +68,7 @@ def test_nine_taps_fit_four_validate_review_accept():
     assert p.accept(tech.t + 1) == ACCEPTED
     o = p.outcome
     assert o.technician == "tech-42" and len(o.validation_residuals_mm) == 4 and len(o.fit_residuals_mm) == 9
+    assert [math.hypot(*v) for v in o.validation_offsets_mm] == pytest.approx(list(o.validation_residuals_mm))
     # the new matrix undoes the panel: a raw point maps back to where the finger was
     for x, y in ((100, 100), (700, 50), (400, 400)):
         mx, my = o.affine.apply(*raw_for_px(x, y))
