@@ -315,3 +315,16 @@ def test_command_retransmitted_across_a_kiosk_restart_is_acked_not_acted_on_twic
     assert cmds2 == []
     assert again._link.duplicates == 1 and bytes(con.raw).count(b'"type":"ack"') > acks_before
     again.close()
+
+
+def test_unwritable_state_dir_keeps_the_link_working_from_memory_and_tells_the_watchdog(tmp_path, pty_pair):
+    master, path = pty_pair
+    (tmp_path / "state").write_text("a file where the state directory should be")
+    link = make_link(tmp_path, path)
+    assert not link.alive()
+    con = TestConsole(master)
+    link.send("session.started", time.monotonic(), operator="clerk-1")
+    run(link, con, 0.4)
+    assert "session.started" in con.types() and link.pending == 0 and link.up
+    assert not link.alive()
+    link.close()
