@@ -31,8 +31,8 @@ audit record and resets the drift baseline.
   with the rejected one (within ``PLAUSIBLE_MM``) is taken anyway: two taps
   in one place outvote a prediction made from possibly bad earlier taps, so a
   badly shifted or mirrored panel can still be calibrated.  The final fit's
-  own outlier rejection then finds a bad earlier point and its target is
-  asked again.  A tap on the spot of a target already taken
+  own outlier rejection (``FIT_REJECT_MM``, at most ``MAX_REFIT_ROUNDS``
+  rounds) then finds a bad earlier point and its target is asked again.  A tap on the spot of a target already taken
   (``SAME_SPOT_MM``) is refused outright: a finger drumming in one place
   never fills the targets.
 * The fit is made from the raw points only (``calibration.matrix.fit_affine``),
@@ -40,7 +40,8 @@ audit record and resets the drift baseline.
 * Validation: 4 other targets, tapped once each, mapped through the new fit;
   the residual of each in mm (per-axis px/mm) is what the review shows.
   ``passed`` uses the drift-check thresholds (``check_rms_mm``,
-  ``check_max_mm``); only a passed calibration can be accepted.
+  ``check_max_mm``); only a passed calibration can be accepted (a failed one
+  can be retried or abandoned: the old matrix stays).
 
 ``DriftCheck``: 5 targets through the *current* matrix, no change to it;
 the error of each in mm, pass/fail against ``check_rms_mm`` / ``check_max_mm``.
