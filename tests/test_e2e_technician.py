@@ -1,0 +1,100 @@
+"""The technician's two minutes, end to end: drift check finds the drift, calibration fixes it.
+
+``pin-kiosk run`` as a subprocess; the panel has drifted 2.5 mm since the
+installed calibration (the finger maps screen points through the drifted
+panel).  The technician, from the staff console, runs a drift check (fails),
+a calibration (9 targets, 4 validation targets, accept) and a drift check
+again (passes).  No card reader is running: the kiosk shows that as a state
+and the technician's work does not need it.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from support_kiosk import SKEWED, KioskUnderTest
+from calibration.matrix import Affine
+from calibration.procedure import CALIBRATION_FRACTIONS, DRIFT_CHECK_FRACTIONS, VALIDATION_FRACTIONS, targets_px
+from kiosk.keypad import build_screen_layout
+
+SHIFT_MM = 2.5
+
+
+@pytest.fixture
+def kiosk(tmp_path):
+    k = KioskUnderTest(tmp_path)
+    try:
+        yield k
+    finally:
+        rc = k.stop()
+        assert rc == 0, k.err()[-2000:]
+        assert "Traceback" not in k.err()
+
+
+def drifted(k: KioskUnderTest) -> Affine:
+    """The panel now reports touches as if SHIFT_MM right and down of where the finger is."""
+    ppx = k.cfg.screen.width_px / k.cfg.screen.width_mm
+    ppy = k.cfg.screen.height_px / k.cfg.screen.height_mm
+    a, b, c, d, e, f = SKEWED.as_tuple()
+    return Affine(a, b, c - SHIFT_MM * ppx, d, e, f - SHIFT_MM * ppy)
+
+
+def tap_targets(k: KioskUnderTest, fractions) -> None:
+    for x, y in targets_px(k.cfg.screen, fractions):
+        k.touch_px(x, y)
+        k.console.pump(0.15)  # past the procedure's double-bounce interval
+
+
+def drift_check(k: KioskUnderTest, n: int) -> dict:
+    k.say("drift_check", technician="tech01")
+    k.console.pump(0.5)
+    tap_targets(k, DRIFT_CHECK_FRACTIONS)
+    return k.wait_frame("calibration.result", kind="drift_check", count=n)
+
+
+def test_drift_check_fails_then_calibration_then_passes(kiosk):
+    kiosk.panel = drifted(kiosk)
+    first = drift_check(kiosk, 1)
+    assert first["ok"] is False and first["rms_mm"] > 2.0 and first["technician"] == "tech01"
+
+    kiosk.say("calibrate", technician="tech01")
+    kiosk.console.pump(0.5)
+    tap_targets(kiosk, CALIBRATION_FRACTIONS)
+    tap_targets(kiosk, VALIDATION_FRACTIONS)
+    layout = build_screen_layout("calibration_result", None, kiosk.cfg.screen, kiosk.cfg.keypad, "ja")
+    kiosk.touch_px(*layout.key_centre_px("accept"))
+    result = kiosk.wait_frame("calibration.result", kind="calibrate")
+    assert result["ok"] is True and result["rms_mm"] < 0.5 and result["points"] == 9
+
+    second = drift_check(kiosk, 2)
+    assert second["ok"] is True and second["rms_mm"] < 0.5
+
+    # installed atomically with history, and in the audit trail with the technician
+    active = json.loads((kiosk.state_dir / "calibration" / "active.json").read_text())
+    assert active["meta"]["technician"] == "tech01"
+    audit = [json.loads(line) for line in (kiosk.state_dir / "audit.jsonl").read_text().splitlines()]
+    kinds = [r["kind"] for r in audit]
+    assert kinds.count("drift.check") == 2 and "calibration" in kinds
+    cal = next(r for r in audit if r["kind"] == "calibration")
+    assert cal["technician"] == "tech01" and cal["outcome"] == "accepted"
+    assert cal["matrix_before_sha256"] != cal["matrix_after_sha256"]
+
+
+def test_calibration_walked_away_from_changes_nothing(kiosk):
+    before = (kiosk.state_dir / "calibration" / "active.json").read_bytes()
+    kiosk.say("calibrate", technician="tech02")
+    kiosk.console.pump(0.5)
+    kiosk.touch_px(*targets_px(kiosk.cfg.screen, CALIBRATION_FRACTIONS)[0])
+    kiosk.say("cancel")
+    r = kiosk.wait_frame("calibration.result", kind="calibrate")
+    assert r["ok"] is False
+    assert (kiosk.state_dir / "calibration" / "active.json").read_bytes() == before
+
+
+def test_technician_modes_are_refused_during_a_citizen_session(kiosk):
+    kiosk.say("begin", pin_type="user_auth", action="verify")
+    kiosk.wait_frame("pin.result")  # no pcscd here: the kiosk says so, as a result
+    kiosk.say("calibrate", technician="tech01")
+    alert = kiosk.wait_frame("alert", code="busy")
+    assert "refused" in alert["message"]
