@@ -266,7 +266,9 @@ def _info_regions(x: int, y: int, w: int, h: int, lang_w: int, lang_h: int, gap:
             "title": (x, y, left_w, t),
             "legend": (x, y + t, left_w, lg),
             "field": (x, y + t + lg, fw, f),
-            "status": (x + fw + gap, y + t + lg, left_w - fw - gap, f),
+            # the status may run on under the lang key when the key ends above the field row
+            "status": (x + fw + gap, y + t + lg,
+                       (w if lang.y + lang.h <= y + t + lg else left_w) - fw - gap, f),
         }
     if left_w < 0.6 * w:  # column: full-width boxes, the lang key at the bottom right
         lang = Key("lang", "", x + w - lang_w, y + h - lang_h, lang_w, lang_h)
@@ -281,7 +283,7 @@ def _info_regions(x: int, y: int, w: int, h: int, lang_w: int, lang_h: int, gap:
     # block: title beside the lang key, legend below, field and status side by side
     lang = Key("lang", "", x + w - lang_w, y, lang_w, lang_h)
     rest_y, rest_h = y + lang_h + gap, h - lang_h - gap
-    lg = round(rest_h * 0.50)
+    lg = round(rest_h * 0.42)
     fw = round(w * field_share)
     return lang, {
         "title": (x, y, left_w, lang_h),

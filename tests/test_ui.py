@@ -274,3 +274,18 @@ def test_every_problem_and_technician_message_code_has_words():
             assert f"message_{code}" in table, code
         for code in ("no_reader", "touch_absent", "link_down", "card_error"):
             assert f"fault_{code}" in table, code
+
+
+@pytest.mark.parametrize("screen", [LANDSCAPE, PORTRAIT], ids=["800x480", "720x1280"])
+def test_worst_case_entry_words_fit_every_pin_type_step_and_problem(fonts, screen):
+    """Title of each step, a problem, the last try and a countdown all at once: nothing clipped."""
+    from kiosk.pin import ENTRY_PROBLEMS
+    for pin_type in PinType:
+        layout_by_lang = {lang: build_layout(pin_type, screen, KEYPAD, lang) for lang in ("ja", "en")}
+        for action, step in (("verify", None), ("change", "current"), ("change", "new"), ("change", "confirm")):
+            for problem in (None, *ENTRY_PROBLEMS, "mismatch"):
+                for lang, layout in layout_by_lang.items():
+                    view = View("entry", lang=lang, pin_type=pin_type, action=action, step=step, entered=3,
+                                problem=problem, tries_left=1, seconds_left=9)
+                    draw(fonts, screen, view, layout)
+                    assert fonts.overflows == [], (pin_type, step, problem, lang)

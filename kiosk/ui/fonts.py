@@ -10,6 +10,7 @@ Japanese wraps between any two characters except before closing punctuation
 """
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 import pygame
@@ -51,18 +52,16 @@ class Fonts:
         self.bold_path = Path(bold_path) if bold_path else (guess if guess.is_file() and guess != self.path else None)
         self._cache: dict[tuple[int, bool], pygame.font.Font] = {}
         self._sizes: dict[pygame.font.Font, int] = {}
+        self._fitted: dict[tuple, tuple[int, list[str], bool]] = {}
         #: texts that did not fit their box even at the smallest size (drawn clipped)
         self.overflows: list[str] = []
 
-    def _fewer_lines(self, text: str, w_px: int, size: int, floor: int, n: int,
-                     bold: bool) -> tuple[pygame.font.Font, list[str]] | None:
-        """A slightly smaller size that saves a line (a title on one line reads better than two)."""
-        for smaller in range(size - 1, floor - 1, -1):
-            font = self.get(smaller, bold)
-            lines = wrap(font, text, w_px)
-            if len(lines) < n:
-                return font, lines
-        return None
+    def fits(self, text: str, w_px: int, h_px: int, size_px: int, bold: bool = False) -> bool:
+        """True when ``text`` wrapped at ``size_px`` fits ``w_px`` x ``h_px``."""
+        font = self.get(size_px, bold)
+        lines = wrap(font, text, w_px)
+        return (len(lines) * self.line_pitch(font) <= h_px
+                and all(font.size(line)[0] <= w_px for line in lines))
 
     def line_pitch(self, font: pygame.font.Font) -> int:
         """Distance between lines: 1.3 em.  The font's own line size (1.45 em for Noto CJK)
@@ -91,23 +90,54 @@ class Fonts:
             bold: bool = False, one_line: bool = False) -> tuple[pygame.font.Font, list[str]]:
         """The largest font (max..min) whose wrapped lines of ``text`` fit ``w_px`` x ``h_px``.
 
-        ``one_line`` never wraps (key labels): it only shrinks.
+        ``one_line`` never wraps (key labels): it only shrinks.  Results are
+        cached: a screen drawn again costs no measuring.
         """
-        size = max(max_px, min_px)
-        while True:
+        key = (text, w_px, h_px, max_px, min_px, bold, one_line)
+        hit = self._fitted.get(key)
+        if hit is None:
+            size, lines, ok = self._search(text, w_px, h_px, max_px, min_px, bold, one_line)
+            if not one_line and len(lines) > 1:
+                lines = wrap(self.get(size, bold), text, w_px, balance=True)
+            if len(self._fitted) > 4096:
+                self._fitted.clear()
+            hit = self._fitted[key] = (size, lines, ok)
+        size, lines, ok = hit
+        if not ok:
+            self.overflows.append(text)  # clipped at the smallest size: tests assert none
+        return self.get(size, bold), list(lines)
+
+    def _search(self, text: str, w_px: int, h_px: int, max_px: int, min_px: int,
+                bold: bool, one_line: bool) -> tuple[int, list[str], bool]:
+        sizes = _ladder(max_px, min_px)
+        for i, size in enumerate(sizes):
             font = self.get(size, bold)
             lines = text.split("\n") if one_line else wrap(font, text, w_px)
             fits = (len(lines) * self.line_pitch(font) <= h_px
                     and all(font.size(line)[0] <= w_px for line in lines))
             if fits and len(lines) > 1 and not one_line:
-                fewer = self._fewer_lines(text, w_px, size, max(min_px, size * 4 // 5), len(lines), bold)
-                if fewer is not None:
-                    return fewer
-            if size <= min_px or fits:
-                if not fits:
-                    self.overflows.append(text)  # clipped at the smallest size: tests assert none
-                return font, lines
-            size = max(min_px, size - max(1, size // 12))
+                # a slightly smaller size that saves a line (a title on one line reads better)
+                for smaller in sizes[i + 1:]:
+                    if smaller < size * 4 // 5:
+                        break
+                    sfont = self.get(smaller, bold)
+                    slines = wrap(sfont, text, w_px)
+                    if len(slines) < len(lines) and all(sfont.size(x)[0] <= w_px for x in slines):
+                        return smaller, slines, True
+            if fits or i == len(sizes) - 1:
+                return size, lines, fits
+        raise AssertionError("unreachable: the ladder is never empty")
+
+
+#: The font sizes used, about 7 % apart: a few dozen Font objects at most (each costs a file load).
+LADDER_PX = tuple(sorted({round(8 * 1.07 ** k) for k in range(48)}, reverse=True))
+
+
+def _ladder(max_px: int, min_px: int) -> list[int]:
+    """Sizes from ``max_px`` down the ladder, ending exactly at ``min_px`` (never below it)."""
+    sizes = [s for s in LADDER_PX if min_px < s <= max_px]
+    sizes.append(min_px)
+    return sizes
 
 
 def _same_pixels(font: pygame.font.Font, a: str, b: str) -> bool:
@@ -140,32 +170,49 @@ def _tokens(text: str) -> list[str]:
     return out
 
 
+#: Token widths per Font object (weak: a Font that goes away takes its widths along).
+_TOKEN_W: "weakref.WeakKeyDictionary[pygame.font.Font, dict[str, int]]" = weakref.WeakKeyDictionary()
+
+
+def _width(font: pygame.font.Font, tok: str) -> int:
+    widths = _TOKEN_W.get(font)
+    if widths is None:
+        widths = _TOKEN_W[font] = {}
+    w = widths.get(tok)
+    if w is None:
+        w = widths[tok] = font.size(tok)[0]
+    return w
+
+
 def _wrap_paragraph(font: pygame.font.Font, tokens: list[str], w_px: int) -> list[str]:
+    """Greedy line filling by summed token widths (the caller checks real widths)."""
     lines: list[str] = []
-    line = ""
+    line, line_w = "", 0
     for tok in tokens:
-        trial = line + tok
-        if line and font.size(trial.rstrip())[0] > w_px:
+        tok_w = _width(font, tok)
+        trail = _width(font, tok.rstrip()) if tok != tok.rstrip() else tok_w
+        if line and line_w + trail > w_px:
             lines.append(line.rstrip())
-            line = tok.lstrip()
+            tok = tok.lstrip()
+            line, line_w = tok, _width(font, tok)
         else:
-            line = trial
+            line, line_w = line + tok, line_w + tok_w
     lines.append(line.rstrip())
     return lines
 
 
-def wrap(font: pygame.font.Font, text: str, w_px: int) -> list[str]:
+def wrap(font: pygame.font.Font, text: str, w_px: int, *, balance: bool = False) -> list[str]:
     """``text`` broken into lines no wider than ``w_px`` (a single too-long token stays whole).
 
-    ``\n`` starts a new line.  A paragraph that needs several lines is
-    balanced: wrapped at the narrowest width that keeps its number of lines,
-    so no line ends up with a lone 「した。」.
+    ``\n`` starts a new line.  With ``balance``, a paragraph that needs
+    several lines is wrapped at the narrowest width that keeps its number of
+    lines, so no line ends up with a lone 「した。」.
     """
     lines: list[str] = []
     for paragraph in text.split("\n"):
         tokens = _tokens(paragraph)
         best = _wrap_paragraph(font, tokens, w_px)
-        if len(best) > 1:
+        if balance and len(best) > 1:
             lo, hi = w_px // 3, w_px
             while hi - lo > 2:
                 mid = (lo + hi) // 2

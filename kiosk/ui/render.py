@@ -67,7 +67,7 @@ CONTRAST_PAIRS = (
 )
 
 # type sizes in mm of the panel: (largest, smallest)
-TITLE_MM = (8.0, 4.0)
+TITLE_MM = (8.0, 3.6)
 BODY_MM = (6.0, 3.4)
 STATUS_MM = (5.5, 2.8)
 LEGEND_MM = (5.0, 3.2)
@@ -229,7 +229,10 @@ class Renderer:
             lines.append(text(lang, "seconds_left", n=view.seconds_left))
             colour = "warn"
         if lines:
-            self._text_box(surface, layout, box, "\n".join(lines), colour, STATUS_MM, valign="middle")
+            words = "\n".join(lines)
+            if not self.fonts.fits(words, box.w, box.h, self._px(layout, STATUS_MM[1])):
+                words = text(lang, "status_separator").join(lines)  # let the lines share the width
+            self._text_box(surface, layout, box, words, colour, STATUS_MM, valign="middle")
         return box
 
     def _entry_changes(self, surface: pygame.Surface, old: View, new: View, layout: KeyLayout) -> list[pygame.Rect]:
