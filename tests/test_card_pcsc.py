@@ -217,6 +217,20 @@ def test_pcscd_stopped_and_restarted(card):
         worker.close()
 
 
+def test_pcscd_dying_mid_verify_is_no_pcscd(card):
+    card.insert_card("--pins", PIN_ARG, "--verify-delay-s", "2")
+    worker = CardWorker(PcscBackend())
+    events = Events(worker)
+    try:
+        events.wait("card_inserted")
+        rid = worker.submit("verify", SIG, pin(SIG))
+        time.sleep(0.3)
+        card.stop_pcscd()
+        assert events.wait("result", 3.0, rid)[0].result == CardResult("no_pcscd")
+    finally:
+        worker.close()
+
+
 def run_cli(stack, *args):
     return subprocess.run([sys.executable, "-m", "kiosk", *args], capture_output=True, text=True,
                           env=stack.env, cwd=ROOT, timeout=30)
