@@ -38,7 +38,7 @@ def test_taps_text_output_warns_when_uncalibrated(tmp_path):
     assert r.returncode == 0, r.stderr
     assert len([ln for ln in r.stdout.splitlines() if ln.startswith("tap ")]) == EXPECTED_TAPS[
         "QUANTA OpticalTouchScreen.events"]
-    assert "calibration_missing" in r.stderr
+    assert "calibration_missing" in r.stderr and "raw axes: x 0..1920, y 0..1080, multitouch" in r.stderr
 
 
 def test_taps_of_a_raw_capture_fed_through_a_fifo(tmp_path):

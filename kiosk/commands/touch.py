@@ -75,8 +75,10 @@ def run(args: argparse.Namespace) -> int:
     except TouchSpecError as exc:
         raise UsageError(str(exc)) from None
     affine, status = load_active(cfg.state_dir, src.axes, cfg.screen)
-    print(f"calibration: {status.source}" + (f" (alert {status.alert}: {status.detail})" if status.alert else ""),
-          file=sys.stderr)
+    ax = src.axes
+    print(f"raw axes: x {ax.x.minimum}..{ax.x.maximum}, y {ax.y.minimum}..{ax.y.maximum}"
+          f"{', multitouch' if ax.multitouch else ''}; calibration: {status.source}"
+          + (f" (alert {status.alert}: {status.detail})" if status.alert else ""), file=sys.stderr)
     taps = cancels = 0
     t0_s = time.monotonic()
     sel = selectors.DefaultSelector()
