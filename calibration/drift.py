@@ -115,6 +115,18 @@ class SessionSummary:
     corrections: int = 0  # backspace followed by a neighbouring key
 
 
+def key_pitch_mm(*layouts: "KeyLayout") -> float:
+    """The pitch ``DriftEstimator`` must respect: the smallest of the keypads in use.
+
+    Drift wraps first on the keypad with the closest keys (the signature
+    PIN's alphanumeric keypad), so ``alert`` and "half a key" are measured
+    against that one, not against the roomier digit keypad.
+    """
+    if not layouts:
+        raise ValueError("at least one keypad layout is needed")
+    return min(layout.pitch_mm for layout in layouts)
+
+
 def key_residual_mm(layout: "KeyLayout", key_id: str, x_px: float, y_px: float) -> tuple[float, float]:
     """Tap position minus the centre of the key it committed, in mm (x right, y down).
 

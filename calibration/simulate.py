@@ -38,7 +38,7 @@ import random
 import statistics
 from dataclasses import dataclass, field
 
-from calibration.drift import DriftEstimator, SessionDrift, SessionSummary
+from calibration.drift import DriftEstimator, SessionDrift, SessionSummary, key_pitch_mm
 from kiosk.config import Config
 from kiosk.keypad import KeyLayout, build_layout
 from kiosk.pin import DIGITS, UPPER, PinType
@@ -77,7 +77,7 @@ class Geometry:
     @property
     def key_pitch_mm(self) -> float:
         """The smaller pitch: drift wraps first on the alphanumeric keypad."""
-        return min(self.digits.pitch_mm, self.alnum.pitch_mm)
+        return key_pitch_mm(self.digits, self.alnum)
 
 
 def geometry(cfg: Config) -> Geometry:

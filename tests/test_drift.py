@@ -291,3 +291,11 @@ def test_growing_drift_gives_exactly_warn_then_alert_and_no_drift_gives_nothing(
         if est.level == "alert":
             break
     assert [(c.old, c.new) for c in changes if c] == [("ok", "warn"), ("warn", "alert")]
+
+
+def test_key_pitch_is_the_smallest_keypad_s():
+    from calibration.drift import key_pitch_mm
+    geo = simulate.geometry(CFG)
+    assert key_pitch_mm(geo.digits, geo.alnum) == geo.alnum.pitch_mm < geo.digits.pitch_mm
+    with pytest.raises(ValueError):
+        key_pitch_mm()
