@@ -12,7 +12,9 @@ The app loop registers ``fileno()`` with its selector (re-reading it after
 every call: it changes when the port is reopened, and is None while down),
 calls ``on_readable(now_s)`` when it is readable and ``tick(now_s)`` when
 ``next_deadline_s()`` has passed, and calls ``send``/``send_status`` for its
-events.  Nothing here blocks: writes that the port does not take at once wait
+events (``status_provider``, if set, refreshes the heartbeat's fields).  Both
+``on_readable`` and ``tick`` return the console's commands to act on (``tick``
+only for a port without a descriptor, such as ``loop://``, which it polls).  Nothing here blocks: writes that the port does not take at once wait
 in a buffer flushed on the next call.  Errors of the port are a state
 (``up`` is False), never an exception into the loop.
 
