@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("kiosk.commands.audit", "verify or show the tamper-evident audit trail"),
     "console": ("kiosk.commands.console", "reference staff console: watch and drive a kiosk over its serial line"),
     "drift": ("kiosk.commands.drift", "touch drift: seeded simulation of the estimator, or the kept drift state"),
+    "bench": ("kiosk.commands.bench", "measure the whole terminal against its speed and memory targets"),
 }
 
 log = logging.getLogger("pin_kiosk.cli")
