@@ -367,6 +367,11 @@ class Link:
             self._hello = _Outgoing(hello, frames.encode(hello))
             self._next_heartbeat_s = None
 
+    @property
+    def last_rx_s(self) -> float:
+        """When the last intact frame from the peer arrived (or the port opened)."""
+        return self._last_rx_s
+
     def peer_silent(self, now_s: float) -> bool:
         """True when an up kiosk has heard nothing for SILENT_HEARTBEATS heartbeats."""
         return (self.role is Role.KIOSK and self.state is LinkState.UP

@@ -218,8 +218,11 @@ class TestConsole:
         return [f["type"] for f in self.received]
 
 
-def stop_process(p: "subprocess.Popen") -> None:
-    """Stop a process this test started, by its PID: SIGTERM, then SIGKILL after 5 s."""
+def stop_process(p: "subprocess.Popen") -> tuple[str, str]:
+    """Stop a process this test started, by its PID: SIGTERM, then SIGKILL after 5 s.
+
+    Returns what was left unread of its stdout and stderr, then closes its pipes.
+    """
     if p.poll() is None:
         p.send_signal(signal.SIGTERM)
         try:
@@ -227,12 +230,23 @@ def stop_process(p: "subprocess.Popen") -> None:
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+    left = []
+    for stream in (p.stdout, p.stderr):
+        data = ""
+        if stream is not None and not stream.closed:
+            try:
+                os.set_blocking(stream.fileno(), True)
+                data = stream.read() or ""
+            except (OSError, ValueError, TypeError):
+                pass
+        left.append(data)
     for stream in (p.stdin, p.stdout, p.stderr):
         if stream is not None:
             try:
                 stream.close()
             except (OSError, ValueError):
                 pass
+    return left[0], left[1]
 
 
 def wait_for(predicate, timeout_s: float, step=None) -> bool:

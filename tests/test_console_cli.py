@@ -251,3 +251,27 @@ def test_cli_console_retransmits_its_command_until_the_kiosk_acks_it(tmp_path):
         server.close()
     assert p.returncode == 0
     assert [(e.type, e.fields) for e in kiosk.events if isinstance(e, Command)] == [("calibrate", {"technician": "T07"})]
+
+
+def test_cli_raises_an_alert_when_the_kiosk_falls_silent_and_clears_it(tmp_path):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    (tmp_path / "fast.toml").write_text("[console]\nheartbeat_s = 0.5\nretransmit_s = 0.2\n")
+    p = pin_kiosk("console", "--port", f"socket://127.0.0.1:{server.getsockname()[1]}",
+                  "--config", str(tmp_path / "fast.toml"))
+    try:
+        server.settimeout(10)
+        conn, _ = server.accept()
+        kiosk = FakeKiosk(conn)
+        assert wait_for(lambda: any(isinstance(e, Greeted) for e in kiosk.events), 5, kiosk.pump)
+        time.sleep(2.0)  # the kiosk says nothing for 4 heartbeats
+        kiosk.send("session.started")
+        kiosk.pump(0.5)
+    finally:
+        out, err = stop_process(p)
+        server.close()
+    lines = out.splitlines()
+    silent = [i for i, ln in enumerate(lines) if ln.startswith(ALERT_PREFIX) and "no word from the terminal" in ln]
+    back = [i for i, ln in enumerate(lines) if "answers again" in ln]
+    assert len(silent) == 1 and back and back[0] > silent[0], out

@@ -11,7 +11,8 @@ them.  It keeps no journal: a console restart may show a frame whose ack was
 lost once more.
 
 Plain output is one line per event in Japanese and English; drift warnings,
-faults and alerts start with ``!!!`` so they stand out.  ``--json`` prints each
+faults, alerts, a lost port and a kiosk silent for three heartbeats (it sends
+one every ``[console] heartbeat_s``) start with ``!!!`` so they stand out.  ``--json`` prints each
 new frame as one JSON object per line on stdout instead (status lines and
 link changes go to stderr), for scripts.  Commands are read from stdin, one
 per line (``help`` lists them).  At end of input the console exits once the
@@ -176,14 +177,17 @@ class StaffConsole:
     """The console's end: a LinkEnd in the console role, plus what the clerk sees."""
 
     def __init__(self, port: str, baudrate: int, retransmit_s: float, reopen_max_s: float,
-                 out: TextIO, as_json: bool, err: TextIO) -> None:
+                 out: TextIO, as_json: bool, err: TextIO, heartbeat_s: float = 5.0) -> None:
         from drivers.serial_link import SerialPort
         from kiosk.console_link import LinkEnd, new_boot
-        from kiosk.protocol import Link, Role
+        from kiosk.protocol import SILENT_HEARTBEATS, Link, Role
 
         self.end = LinkEnd(Link(Role.CONSOLE, new_boot(), retransmit_s=retransmit_s),
                            SerialPort(port, baudrate, reopen_max_s))
         self.out, self.err, self.as_json = out, err, as_json
+        #: The kiosk sends a status every heartbeat_s: this long without a frame means trouble.
+        self.silent_after_s = SILENT_HEARTBEATS * heartbeat_s
+        self._silent = False
         self._last_status: dict[str, Any] | None = None
         self._show_next_status = True
         self._was_open = False
@@ -219,17 +223,26 @@ class StaffConsole:
         from kiosk.protocol import Acked, Received
 
         is_open = self.end.open_if_due(now_s)
-        if is_open != self._was_open:
-            self._was_open = is_open
-            self.say("--- 回線接続 / link open" if is_open else "--- 回線切断 / link down")
-        for ev in self.end.receive(now_s):
+        if is_open and not self._was_open:
+            self._was_open = True
+            self.say("--- 回線接続 / link open")
+        events = self.end.receive(now_s)
+        if events and self._silent:
+            self._silent = False
+            self.say("--- 端末の応答が戻りました / the terminal answers again")
+        for ev in events:
             if isinstance(ev, Received):
                 self.show(ev.frame)
             elif isinstance(ev, Acked) and not self.as_json:
                 self.say(f"    (受付 / accepted #{ev.seq})")
         if self._was_open and not self.end.port.is_open:
-            self._was_open = False
-            self.say("--- 回線切断 / link down")
+            self._was_open = self._silent = False
+            self.say("回線切断: 再接続を試みています / link down: reopening the port", True)
+        elif (self.end.port.is_open and not self._silent
+              and now_s - self.end.link.last_rx_s > self.silent_after_s):
+            self._silent = True
+            self.say(f"端末から{self.silent_after_s:g}秒以上応答がありません / no word from the terminal "
+                     f"for {self.silent_after_s:g} s (cable? kiosk off?)", True)
         self.end.flush(now_s)
 
     def show(self, frame: dict[str, Any]) -> None:
@@ -257,7 +270,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--port must name a device path or URL")
     c = cfg.console
     console = StaffConsole(args.port, c.baudrate, c.retransmit_s, c.reopen_max_s,
-                           sys.stdout, args.json, sys.stderr)
+                           sys.stdout, args.json, sys.stderr, heartbeat_s=c.heartbeat_s)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     stdin_fd: int | None = sys.stdin.fileno() if sys.stdin is not None else None
