@@ -28,6 +28,7 @@ import errno
 import logging
 import os
 import select
+import termios
 
 import serial
 
@@ -121,7 +122,14 @@ class SerialPort:
         self._close()
 
     def _close(self) -> None:
-        ser, self._ser, self._fd = self._ser, None, None
+        ser, fd, self._ser, self._fd = self._ser, self._fd, None, None
+        if fd is not None:
+            # A tty's close waits for unsent output to drain (up to closing_wait, 30 s on
+            # USB-serial).  Unacked frames are in the journal: drop the output instead.
+            try:
+                termios.tcflush(fd, termios.TCOFLUSH)
+            except (termios.error, OSError):
+                pass  # not a tty (socket://), or the device is gone already
         if ser is not None:
             try:
                 ser.close()
