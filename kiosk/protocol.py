@@ -49,8 +49,12 @@ from typing import Any
 from kiosk import frames
 from kiosk.pin import PIN_RULES, PinType
 
-#: Reliable frames in flight at once (sent, not yet acked).
+#: Kiosk frames in flight at once (sent, not yet acked).  Under line noise a
+#: retransmitted frame can arrive after later ones; (boot, seq) and ts order them.
 WINDOW_FRAMES = 32
+#: Console commands in flight at once: one, so commands act in the order typed
+#: (a ``cancel`` can never overtake the ``begin`` it cancels).
+COMMAND_WINDOW_FRAMES = 1
 #: Heartbeat intervals without any frame from the console before the kiosk greets again.
 SILENT_HEARTBEATS = 3
 #: (boot, seq) pairs remembered for duplicate suppression.

@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from kiosk import frames  # noqa: E402
-from kiosk.protocol import Acked, Link, Received, Role  # noqa: E402
+from kiosk.protocol import COMMAND_WINDOW_FRAMES, Acked, Link, Received, Role  # noqa: E402
 
 #: PINs that exist in the kiosk-side process; they must never appear on the wire.
 KNOWN_PIN = "4821"  # a 4-digit PIN: may occur by chance inside hex ids, CRCs and times
@@ -177,7 +177,7 @@ class TestConsole:
 
     def __init__(self, master_fd: int, retransmit_s: float = 0.2, ack: bool = True) -> None:
         self.fd = master_fd
-        self.link = Link(Role.CONSOLE, "7e57c0de", retransmit_s=retransmit_s)
+        self.link = Link(Role.CONSOLE, "7e57c0de", retransmit_s=retransmit_s, window=COMMAND_WINDOW_FRAMES)
         self.link.opened(time.monotonic())
         self.decoder = frames.FrameDecoder()
         self.ack = ack  # False: a console that reads but never answers

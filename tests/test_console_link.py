@@ -328,3 +328,30 @@ def test_unwritable_state_dir_keeps_the_link_working_from_memory_and_tells_the_w
     assert "session.started" in con.types() and link.pending == 0 and link.up
     assert not link.alive()
     link.close()
+
+
+def test_line_noise_between_commands_costs_retransmissions_never_a_wrong_or_double_action(tmp_path, pty_pair):
+    import random
+
+    master, path = pty_pair
+    link = make_link(tmp_path, path)
+    con = TestConsole(master)
+    run(link, con, 0.3)
+    rng = random.Random(7)
+    valid = frames.encode({"v": 1, "type": "logout", "seq": 999, "boot": "forged"})
+    sent = []
+    cmds = []
+    for i in range(20):
+        noise = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 300)))
+        if i % 3 == 0:
+            noise += valid[:rng.randrange(len(valid))]  # a frame cut short by noise
+        if i % 4 == 0:
+            noise = noise.replace(b"\n", b"") + b"*DEADBEEF\n"  # looks like a frame, is not
+        con.write_raw(noise)
+        sent.append(con.command("drift_check", technician=f"T{i:02d}"))
+        run(link, con, 0.05, cmds)
+    run(link, con, 1.0, cmds)  # console retransmissions repair the frames the noise hit
+    assert [c.fields["technician"] for c in cmds] == [f"T{i:02d}" for i in range(20)]
+    assert all(c.type == "drift_check" for c in cmds)
+    assert link.rx_errors > 0 and con.link.pending == 0
+    link.close()

@@ -115,7 +115,9 @@ def _yes(v: Any) -> str:
 def describe(frame: dict[str, Any]) -> tuple[str, bool]:
     """One plain Japanese / English line for a kiosk frame, and whether it is an alert."""
     t = frame.get("type")
-    who = frame.get("terminal", "?")
+    ts = frame.get("ts")
+    # the kiosk's own clock (UTC): under line noise a retransmitted line can arrive late
+    who = frame.get("terminal", "?") + (f" {ts[11:19]}Z" if isinstance(ts, str) and len(ts) >= 19 else "")
     if t == "hello":
         return f"[{who}] 端末と接続しました / terminal connected (software {frame.get('software', '?')})", False
     if t == "status":
@@ -180,9 +182,9 @@ class StaffConsole:
                  out: TextIO, as_json: bool, err: TextIO, heartbeat_s: float = 5.0) -> None:
         from drivers.serial_link import SerialPort
         from kiosk.console_link import LinkEnd, new_boot
-        from kiosk.protocol import SILENT_HEARTBEATS, Link, Role
+        from kiosk.protocol import COMMAND_WINDOW_FRAMES, SILENT_HEARTBEATS, Link, Role
 
-        self.end = LinkEnd(Link(Role.CONSOLE, new_boot(), retransmit_s=retransmit_s),
+        self.end = LinkEnd(Link(Role.CONSOLE, new_boot(), retransmit_s=retransmit_s, window=COMMAND_WINDOW_FRAMES),
                            SerialPort(port, baudrate, reopen_max_s))
         self.out, self.err, self.as_json = out, err, as_json
         #: The kiosk sends a status every heartbeat_s: this long without a frame means trouble.
