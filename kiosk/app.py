@@ -34,11 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from calibration.drift import DriftEstimator, SessionDrift
+from calibration.drift import DriftEstimator, LevelChange, SessionDrift, key_pitch_mm, key_residual_mm
 from calibration.matrix import Affine
 from kiosk import __version__
 from kiosk.config import Config
-from kiosk.durable import write_atomic
 from kiosk.keypad import KeyLayout, LayoutError, PressTracker, build_layout, build_screen_layout
 from kiosk.loop import EventLoop, TimerHandle
 from kiosk.pin import PinType
@@ -47,7 +46,6 @@ from kiosk.view import View
 
 log = logging.getLogger("pin_kiosk.app")
 
-DRIFT_FILE = "drift.json"
 #: How often the desktop demo's ``mouse`` source is polled (the real panel is an fd).
 MOUSE_POLL_S = 0.02
 
@@ -103,7 +101,10 @@ class Kiosk:
         self.tracker: PressTracker | None = None
         self._timer: TimerHandle | None = None
         self._fds: dict[str, int | None] = {"touch": None, "link": None}
-        self._last_erased: str | None = None  # key erased by backspace (RAM only, this session)
+        # RAM only, wiped at session end: the last character key, and the one a backspace erased,
+        # so "backspace, then the key next to the erased one" counts as a likely mis-registration.
+        self._last_char_key: str | None = None
+        self._erased_key: str | None = None
         self._down_key: str | None = None
         self._watchdog_s = notifier.watchdog_interval_s() if notifier is not None else None
         self._next_watchdog_s = 0.0
@@ -114,15 +115,11 @@ class Kiosk:
 
     # ------------------------------------------------------------------ set-up
     def _load_drift(self) -> DriftEstimator:
-        pitch_mm = self._layout_for(View("entry", pin_type=PinType.USER_AUTH)).pitch_mm
-        path = self.state_dir / DRIFT_FILE
-        try:
-            return DriftEstimator.from_json(path.read_bytes(), self.cfg.drift)
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError) as exc:
-            log.warning("drift state unreadable, learning a new baseline: %s", exc)
-        return DriftEstimator(self.cfg.drift, pitch_mm)
+        """The kept estimator, measured against the closest keys in use (the alphanumeric keypad)."""
+        from kiosk.commands.drift import load_estimator
+
+        pitch_mm = key_pitch_mm(*(self._layout_for(View("entry", pin_type=t)) for t in PinType))
+        return load_estimator(self.cfg, pitch_mm)
 
     def start(self) -> None:
         now = self.clock()
@@ -206,18 +203,15 @@ class Kiosk:
             if self._down_key is None and layout.hit(*tap_px) is None:
                 self.session_drift.add_gap_tap()
             return
-        cx, cy = layout.key_centre_px(key)
-        self.session_drift.add_tap(((tap_px[0] - cx) / layout.px_per_mm_x,
-                                    (tap_px[1] - cy) / layout.px_per_mm_y))
+        self.session_drift.add_tap(key_residual_mm(layout, key, *tap_px))
         if key == "backspace":
-            self._last_erased = "?"  # a character was erased; which one is not kept
-        elif len(key) == 1 and self._last_erased is not None:
-            self._last_erased = None
-            # a keypress right after backspace that lands off-centre towards a neighbour
-            off_x = abs(tap_px[0] - cx) / max(1.0, layout.key(key).w)
-            off_y = abs(tap_px[1] - cy) / max(1.0, layout.key(key).h)
-            if max(off_x, off_y) > 0.3:
+            self._erased_key, self._last_char_key = self._last_char_key, None
+        elif len(key) == 1:
+            erased, self._erased_key, self._last_char_key = self._erased_key, None, key
+            if erased is not None and erased != key and _neighbours(layout, erased, key):
                 self.session_drift.add_correction()
+        else:
+            self._erased_key = self._last_char_key = None
 
     def _on_card(self, now: float) -> None:
         for ev in self.card.drain():
@@ -336,8 +330,9 @@ class Kiosk:
                               axes=self.touch.axes, screen=self.cfg.screen)
                 self.affine = out.affine
                 self.calibration_source = "active"
+                was = self.drift.level
                 self.drift.reset_baseline()
-                self._save_drift()
+                self._drift_changed(LevelChange(was, "ok", "calibrated") if was != "ok" else None, now)
                 self._record("calibration", technician=out.technician, outcome="accepted",
                              rms_mm=out.rms_mm, max_mm=out.max_mm, points=len(out.fit_residuals_mm),
                              validation_points=len(out.validation_residuals_mm),
@@ -359,6 +354,7 @@ class Kiosk:
                                technician=out.technician, rms_mm=round(out.rms_mm, 2),
                                max_mm=round(out.max_mm, 2), points=len(out.errors_mm),
                                message="drift check passed" if out.passed else "drift check failed: calibrate")
+                self._drift_changed(self.drift.drift_check_result(out.passed), now)
             else:
                 self.link.send("calibration.result", now, kind="drift_check", ok=False,
                                technician=proc.technician, message="drift check not finished")
@@ -383,22 +379,29 @@ class Kiosk:
     def _session_closed(self, e: SessionClosed, now: float) -> None:
         summary = self.session_drift.summary()
         self.session_drift.wipe()
-        self._last_erased = self._down_key = None
-        change = self.drift.add_session(summary, e.wrong_pin)
-        self._save_drift()
-        if change is not None:
-            st = self.drift.status()
-            self._record("drift.level", level_from=change.old, level_to=change.new, shift_mm=st["shift_mm"],
-                         shift_x_mm=st["offset_mm"][0], shift_y_mm=st["offset_mm"][1])
-            self.link.send("drift", now, **self._drift_fields())
-            if change.new != "ok":
-                self._alert(now, f"drift_{change.new}",
-                            f"touch panel drift {st['shift_mm']:.1f} mm ({change.reason}); calibrate soon")
+        self._last_char_key = self._erased_key = self._down_key = None
+        self._drift_changed(self.drift.add_session(summary, e.wrong_pin), now)
         self._metrics(now)
 
+    def _drift_changed(self, change: Any, now: float) -> None:
+        """Keep the estimator; on a level change tell the console and the audit trail."""
+        self._save_drift()
+        if change is None:
+            return
+        st = self.drift.status()
+        self._record("drift.level", level_from=change.old, level_to=change.new, shift_mm=st["shift_mm"],
+                     shift_x_mm=st["offset_mm"][0], shift_y_mm=st["offset_mm"][1])
+        self.link.send("drift", now, message=f"drift {change.old} -> {change.new} ({change.reason})",
+                       **self._drift_fields())
+        if change.new != "ok":
+            self._alert(now, f"drift_{change.new}",
+                        f"touch panel drift {st['shift_mm']:.1f} mm ({change.reason}): check or calibrate")
+
     def _save_drift(self) -> None:
+        from kiosk.commands.drift import save_estimator
+
         try:
-            write_atomic(self.state_dir / DRIFT_FILE, self.drift.to_json().encode())
+            save_estimator(self.cfg, self.drift)
         except OSError as exc:
             log.error("drift state not saved: %s", exc)
 
@@ -528,6 +531,12 @@ class Kiosk:
             self._timer = None
         if due is not None:
             self._timer = self.loop.call_at(max(due, now), self._on_timer)
+
+
+def _neighbours(layout: KeyLayout, a: str, b: str) -> bool:
+    """Keys side by side or diagonal on this keypad (centres within 1.5 key pitches)."""
+    (ax, ay), (bx, by) = layout.key_centre_px(a), layout.key_centre_px(b)
+    return math.hypot((ax - bx) / layout.px_per_mm_x, (ay - by) / layout.px_per_mm_y) <= 1.5 * layout.pitch_mm
 
 
 def _matrix_sha(affine: Affine) -> str:

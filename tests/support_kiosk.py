@@ -64,11 +64,11 @@ SKEWED = Affine(800 / 4096 * 0.97, 0.01, 6.0, -0.008, 480 / 4096 * 1.02, -4.0)
 class KioskUnderTest:
     """``pin-kiosk run`` in a subprocess, its console (the test) and its finger."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, card: str = "pcsc", extra_config: str = "") -> None:
         self.tmp = tmp
         self.state_dir = tmp / "state"
         self.config = tmp / "kiosk.toml"
-        self.config.write_text(CONFIG)
+        self.config.write_text(CONFIG + extra_config)
         self.cfg = load_config(self.config)
         axes = Axes(AxisRange(0, 4095), AxisRange(0, 4095))
         store.install(self.state_dir, SKEWED, {"technician": "e2e"}, axes=axes, screen=self.cfg.screen)
@@ -82,7 +82,7 @@ class KioskUnderTest:
         self.stderr = open(tmp / "stderr", "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kiosk", "run", "--config", str(self.config), "--touch", f"events:{self.fifo}",
-             "--card", "pcsc", "--serial", str(self.port_link), "--state-dir", str(self.state_dir)],
+             "--card", card, "--serial", str(self.port_link), "--state-dir", str(self.state_dir)],
             cwd=ROOT, stdout=self.stdout, stderr=self.stderr, stdin=subprocess.DEVNULL,
             env={**os.environ, "SDL_VIDEODRIVER": "dummy"})
         self.finger = Finger(str(self.fifo))  # blocks until the kiosk opened the FIFO
