@@ -234,14 +234,20 @@ class Session:
         self.last_activity_s = now_s
         return fx + self._ask_card("tries_left", ())
 
-    def _on_card_checked(self, now_s: float, request_id: int, outcome: str,
-                         tries_left: int | None) -> list[Effect]:
+    def _answered(self, now_s: float, request_id: int) -> _Entry | None:
+        """The entry a card answer belongs to; None for a stale answer (an older request)."""
         e = self.entry
-        assert e is not None
-        if request_id != e.request_id:
-            return []
+        if e is None or request_id != e.request_id:
+            return None
         e.request_id = None
         self.last_activity_s = now_s
+        return e
+
+    def _on_card_checked(self, now_s: float, request_id: int, outcome: str,
+                         tries_left: int | None) -> list[Effect]:
+        e = self._answered(now_s, request_id)
+        if e is None:
+            return []
         if outcome == "card_removed":
             return self._finish_entry("card_removed", None) + self._end("card_removed")
         if outcome == "ok" and tries_left == 0:
@@ -314,13 +320,10 @@ class Session:
 
     def _on_card_verified(self, now_s: float, request_id: int, outcome: str,
                           tries_left: int | None) -> list[Effect]:
-        e = self.entry
-        assert e is not None
-        if request_id != e.request_id:
+        e = self._answered(now_s, request_id)
+        if e is None:
             return []
-        e.request_id = None
         e.wipe()  # the card has answered: the PIN is needed no more
-        self.last_activity_s = now_s
         if outcome == "wrong" and tries_left == 0:
             outcome = "locked"
         result = _OUTCOME_TO_RESULT.get(outcome, "error")
