@@ -289,3 +289,32 @@ def test_worst_case_entry_words_fit_every_pin_type_step_and_problem(fonts, scree
                                 problem=problem, tries_left=1, seconds_left=9)
                     draw(fonts, screen, view, layout)
                     assert fonts.overflows == [], (pin_type, step, problem, lang)
+
+
+def test_property_partial_redraws_always_end_in_the_same_pixels_as_a_full_draw(shared_fonts):
+    """Any sequence of entry changes drawn incrementally equals drawing the last View from scratch."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from kiosk.pin import ENTRY_PROBLEMS
+
+    layout = build_layout(PinType.SIGNATURE, LANDSCAPE, KEYPAD)
+    views = st.builds(
+        lambda n, key, ok, problem, tries, secs: View(
+            "entry", pin_type=PinType.SIGNATURE, entered=n, pressed_key=key, enter_enabled=ok,
+            problem=problem, tries_left=tries, seconds_left=secs),
+        st.integers(0, 16), st.sampled_from([None, "A", "Z", "0", "enter", "backspace", "lang"]),
+        st.booleans(), st.sampled_from([None, *ENTRY_PROBLEMS]), st.integers(1, 5),
+        st.sampled_from([None, 9, 3]))
+
+    @settings(max_examples=25, deadline=None)
+    @given(st.lists(views, min_size=1, max_size=5))
+    def check(sequence):
+        live = surface_for(LANDSCAPE)
+        r = Renderer(shared_fonts)
+        for v in sequence:
+            r.render(live, v, layout)
+        fresh = surface_for(LANDSCAPE)
+        Renderer(shared_fonts).render(fresh, sequence[-1], layout)
+        assert pygame.image.tobytes(live, "RGB") == pygame.image.tobytes(fresh, "RGB")
+
+    check()
