@@ -26,7 +26,7 @@ EXIT_USAGE = 2
 #: subcommand -> (module, one-line help).  Add a line when a subcommand exists.
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("kiosk.commands.run", "run the terminal: touch, card, staff console and screen"),
-    "demo": ("kiosk.commands.demo", "play complete sessions headless and print the console transcript"),
+    "demo": ("kiosk.commands.demo", "play complete counter sessions (headless) or open a window to try it"),
     "config": ("kiosk.commands.config_show", "check a configuration file and print the effective settings"),
     "screens": ("kiosk.commands.screens", "render every screen and keypad to PNG files (headless)"),
     "layout": ("kiosk.commands.layout", "print the key rectangles of a PIN type's keypad in screen pixels"),
