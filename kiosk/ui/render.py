@@ -264,6 +264,8 @@ class Renderer:
                   "fault": "warn", "result_ok": "ok"}.get(screen, "accent")
         pad = self._px(layout, 3.0)
         inner = box.inflate(-2 * pad, -pad)
+        if inner.h > inner.w:  # portrait: the words in the middle of the screen, not at the top
+            inner = pygame.Rect(inner.x, inner.y + (inner.h - inner.w) // 2, inner.w, inner.w)
         title_h = int(inner.h * 0.38)
         self._text_box(surface, layout, pygame.Rect(inner.x, inner.y, inner.w, title_h), text(lang, title_key),
                        colour, TITLE_MM, bold=True, centre=True, valign="bottom")
