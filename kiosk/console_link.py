@@ -42,7 +42,7 @@ from drivers.serial_link import PortLost, SerialPort
 from kiosk import __version__, frames
 from kiosk.config import Config
 from kiosk.durable import write_atomic
-from kiosk.journal import JOURNAL_NAME, Journal
+from kiosk.journal import JOURNAL_NAME, OVERFLOW_CODE, Journal
 from kiosk.protocol import SILENT_HEARTBEATS, Acked, Command, Event, Greeted, Link, LinkState, Rejected, Role
 
 log = logging.getLogger("pin_kiosk.console")
@@ -178,9 +178,6 @@ class ConsoleLink:
         self._status: dict[str, Any] = {}
         #: Optional: called at each heartbeat for fresh status fields.
         self.status_provider: Callable[[], dict[str, Any]] | None = None
-        self._lost_pending = 0
-        #: the overflow alert in flight, and the count it carries
-        self._overflow_alert: tuple[tuple[str, int], int] | None = None
         self._reporting = False
         self.rejected = 0
 
@@ -288,27 +285,22 @@ class ConsoleLink:
             return
         for key in dropped:
             self._link.forget(key)
-            if self._overflow_alert is not None and key == self._overflow_alert[0]:
-                # the undelivered overflow alert itself fell out: carry its count to the next one
-                self._lost_pending += self._overflow_alert[1]
-                self._overflow_alert = None
-            else:
-                self._lost_pending += 1
         if dropped:
             log.warning("console journal full: dropped %d oldest frames", len(dropped))
 
     def _report_overflow(self, now_s: float) -> None:
-        """One overflow alert in flight at a time, carrying every frame lost since the last."""
-        if self._lost_pending and self._overflow_alert is None and not self._reporting:
-            lost, self._lost_pending = self._lost_pending, 0
+        """One overflow alert in flight at a time, carrying every frame lost since the last.
+
+        The journal counts the loss durably, so the count survives a restart.
+        """
+        j = self._journal
+        if j.lost and not j.overflow_alert_pending and not self._reporting:
             self._reporting = True  # the alert's own append may drop another frame: no recursion
             try:
-                frame = self.send("alert", now_s, code="journal_overflow", level="fault", lost=lost,
-                                  message=f"console journal full: {lost} oldest events lost")
+                self.send("alert", now_s, code=OVERFLOW_CODE, level="fault", lost=j.lost,
+                          message=f"console journal full: {j.lost} oldest events lost")
             finally:
                 self._reporting = False
-            if frame is not None:
-                self._overflow_alert = ((frame["boot"], frame["seq"]), lost)
 
     def on_readable(self, now_s: float) -> list[Command]:
         """Read what arrived; ack, deduplicate and validate; return the commands to act on."""
@@ -320,8 +312,6 @@ class ConsoleLink:
                 commands.append(ev)
             elif isinstance(ev, Acked):
                 acked.append((ev.boot, ev.seq))
-                if self._overflow_alert is not None and (ev.boot, ev.seq) == self._overflow_alert[0]:
-                    self._overflow_alert = None
             elif isinstance(ev, Rejected):
                 self.rejected += 1
                 log.warning("console command refused: %s", ev.reason)

@@ -13,15 +13,19 @@ The file is a log of two kinds of records, one JSON object per line:
 * ``{"frame": {...}}``, optionally with ``"drop": [[boot, seq], ...]``: a new
   frame, and the oldest frames it pushed out because the journal was full;
 * ``{"done": [[boot, seq], ...]}``: frames the console acked (one record per
-  batch of acks, so a burst of acks costs one fsync).
+  batch of acks, so a burst of acks costs one fsync);
+* ``{"lost": n}``: written first by a compaction, the dropped frames no
+  overflow alert has reported yet (so the count survives a restart).
 
 ``load`` folds the log into the frames still pending, cuts off a torn last
 line (a frame torn mid-append was never sent, so nothing is lost), and
 rewrites the file with only those frames (``write_atomic``).  The same
 compaction runs whenever dead records outnumber live ones, so the file stays
 near the size of the backlog.  The bound (``journal_max_frames``) drops the
-oldest frames; ``append`` returns which, and the caller tells the console how
-many were lost.
+oldest frames; ``append`` returns which and ``lost`` counts them until an
+overflow alert (``is_overflow_alert``) carrying the count is appended: that
+append and the report are one record, so a crash can neither lose the count
+nor report it twice.
 """
 from __future__ import annotations
 
@@ -37,6 +41,8 @@ from kiosk.durable import append_record, read_records, truncate_torn_tail, write
 log = logging.getLogger("pin_kiosk.journal")
 
 JOURNAL_NAME = "console-journal.jsonl"
+#: The alert code of the frame that reports frames dropped for room.
+OVERFLOW_CODE = "journal_overflow"
 #: Compact when the file holds more than this many records beyond twice the live ones.
 COMPACT_SLACK = 256
 
@@ -51,8 +57,19 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=True, separators=(",", ":"))
 
 
+def is_overflow_alert(frame: dict[str, Any]) -> bool:
+    """The alert that reports dropped frames; it carries their count in ``lost``."""
+    return frame.get("type") == "alert" and frame.get("code") == OVERFLOW_CODE
+
+
 class Journal:
-    """Frames sent but not yet acked, durable across restarts, bounded."""
+    """Frames sent but not yet acked, durable across restarts, bounded.
+
+    ``lost`` counts frames dropped for room that no overflow alert has
+    reported yet; it survives restarts.  Appending an overflow alert (a frame
+    for which ``is_overflow_alert`` holds) reports its ``lost`` in the same
+    record; dropping one unsent gives its count back.
+    """
 
     def __init__(self, path: Path | str, max_frames: int) -> None:
         if max_frames < 1:
@@ -62,6 +79,8 @@ class Journal:
         self._frames: OrderedDict[Key, dict[str, Any]] = OrderedDict()
         self._records = 0  # records in the file, live or dead
         self.corrupt_records = 0
+        self.lost = 0
+        self._overflow_alerts = 0  # overflow alerts among the pending frames
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -70,6 +89,27 @@ class Journal:
         """The pending frames, oldest first."""
         return list(self._frames.values())
 
+    @property
+    def overflow_alert_pending(self) -> bool:
+        """An overflow alert is waiting for its ack (send the next one only after it)."""
+        return self._overflow_alerts > 0
+
+    def _pop(self, key: Key) -> dict[str, Any] | None:
+        frame = self._frames.pop(key, None)
+        if frame is not None and is_overflow_alert(frame):
+            self._overflow_alerts -= 1
+        return frame
+
+    def _apply_append(self, frame: dict[str, Any], dropped: Iterable[Key]) -> None:
+        for key in dropped:
+            old = self._pop(key)
+            if old is not None:
+                self.lost += old.get("lost", 0) if is_overflow_alert(old) else 1
+        if is_overflow_alert(frame):
+            self.lost = max(0, self.lost - frame.get("lost", 0))
+            self._overflow_alerts += 1
+        self._frames[_key(frame)] = frame
+
     def load(self) -> list[dict[str, Any]]:
         """Read the log after a start, compact it, and return the frames to replay in order."""
         records = read_records(self.path)
@@ -77,44 +117,44 @@ class Journal:
         if torn is not None:
             log.warning("journal: cut a torn last record of %d bytes (never sent)", len(torn))
         self._frames.clear()
+        self.lost = self._overflow_alerts = 0
         for line in records.lines:
             try:
                 rec = json.loads(line)
                 if "frame" in rec:
-                    for b, s in rec.get("drop", ()):
-                        self._frames.pop((b, s), None)
-                    frame = rec["frame"]
-                    self._frames[_key(frame)] = frame
+                    self._apply_append(rec["frame"], [(b, q) for b, q in rec.get("drop", ())])
+                elif "lost" in rec:
+                    self.lost = int(rec["lost"])
                 else:
-                    for b, s in rec["done"]:
-                        self._frames.pop((b, s), None)
+                    for b, q in rec["done"]:
+                        self._pop((b, q))
             except (ValueError, KeyError, TypeError):
                 self.corrupt_records += 1
         if self.corrupt_records:
             log.warning("journal: skipped %d unreadable records", self.corrupt_records)
         while len(self._frames) > self.max_frames:  # the bound was lowered in the config
-            self._frames.popitem(last=False)
+            old = self._pop(next(iter(self._frames)))
+            self.lost += old.get("lost", 0) if old is not None and is_overflow_alert(old) else 1
         self._records = len(records.lines)
-        if self._records != len(self._frames):
+        if self._records != len(self._frames) + (1 if self.lost else 0):
             self.compact()
         return self.frames()
 
     def append(self, frame: dict[str, Any]) -> list[Key]:
         """Make ``frame`` durable before it is sent; return the oldest keys dropped for room."""
-        dropped: list[Key] = []
-        while len(self._frames) >= self.max_frames:
-            dropped.append(self._frames.popitem(last=False)[0])
+        excess = len(self._frames) + 1 - self.max_frames
+        dropped: list[Key] = list(self._frames)[:excess] if excess > 0 else []
         rec: dict[str, Any] = {"frame": frame}
         if dropped:
             rec["drop"] = [list(k) for k in dropped]
-        append_record(self.path, _dumps(rec))
-        self._frames[_key(frame)] = frame
+        append_record(self.path, _dumps(rec))  # memory changes only once the record is durable
+        self._apply_append(frame, dropped)
         self._records += 1
         return dropped
 
     def remove(self, keys: Iterable[Key]) -> None:
         """Forget acked frames (one record, one fsync, for the whole batch)."""
-        gone = [k for k in keys if self._frames.pop(k, None) is not None]
+        gone = [k for k in keys if self._pop(k) is not None]
         if not gone:
             return
         append_record(self.path, _dumps({"done": [list(k) for k in gone]}))
@@ -123,7 +163,8 @@ class Journal:
             self.compact()
 
     def compact(self) -> None:
-        """Rewrite the file with only the pending frames, atomically."""
-        data = "".join(_dumps({"frame": f}) + "\n" for f in self._frames.values()).encode("ascii")
+        """Rewrite the file with only the pending frames (and the unreported loss), atomically."""
+        head = _dumps({"lost": self.lost}) + "\n" if self.lost else ""
+        data = (head + "".join(_dumps({"frame": f}) + "\n" for f in self._frames.values())).encode("ascii")
         write_atomic(self.path, data)
-        self._records = len(self._frames)
+        self._records = len(self._frames) + (1 if self.lost else 0)

@@ -355,3 +355,23 @@ def test_line_noise_between_commands_costs_retransmissions_never_a_wrong_or_doub
     assert all(c.type == "drift_check" for c in cmds)
     assert link.rx_errors > 0 and con.link.pending == 0
     link.close()
+
+
+def test_loss_count_survives_a_kiosk_restart_during_the_outage(tmp_path):
+    path = tmp_path / "kiosk-console"  # no adapter during the outage
+    first = make_link(tmp_path, path, journal_max_frames=10)
+    for i in range(30):
+        first.send("drift", time.monotonic(), level="ok", taps=i)
+    first.close()  # restart (the process ends; only the journal remains)
+    second = make_link(tmp_path, path, journal_max_frames=10)
+    for i in range(30, 40):
+        second.send("drift", time.monotonic(), level="ok", taps=i)
+    master, name = open_pty()
+    repoint(path, name)
+    con = TestConsole(master)
+    run(second, con, 1.0)
+    drifts = [f["taps"] for f in con.received if f["type"] == "drift"]
+    alerts = [f for f in con.received if f["type"] == "alert"]
+    assert len(drifts) + sum(a["lost"] for a in alerts) == 40 and drifts[-1] == 39
+    os.close(master)
+    second.close()

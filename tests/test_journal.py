@@ -74,3 +74,41 @@ def test_empty_and_missing(tmp_path):
     assert j.load() == [] and len(j) == 0
     j.remove([("x", 1)])  # nothing to forget: no write
     assert not (tmp_path / "none").exists()
+
+
+def overflow_alert(seq, lost, boot="b1"):
+    return {"v": 1, "type": "alert", "seq": seq, "boot": boot, "code": "journal_overflow", "lost": lost,
+            "message": f"{lost} lost"}
+
+
+def test_loss_count_is_durable_reported_once_and_given_back_if_its_alert_is_dropped(tmp_path):
+    j = Journal(tmp_path / "j", 3)
+    for s in range(1, 6):
+        j.append(frame(s))
+    assert j.lost == 2 and not j.overflow_alert_pending
+    again = Journal(tmp_path / "j", 3)
+    again.load()
+    assert again.lost == 2  # survives a restart
+    again.append(overflow_alert(6, 2))  # reports the 2 in the same record (and drops frame 3)
+    assert again.lost == 1 and again.overflow_alert_pending
+    third = Journal(tmp_path / "j", 3)
+    third.load()
+    assert third.lost == 1 and third.overflow_alert_pending
+    for s in (7, 8, 9):  # the alert falls out unsent: its 2 come back, plus 2 more frames
+        third.append(frame(s))
+    assert not third.overflow_alert_pending and third.lost == 1 + 2 + 2
+    third.compact()
+    assert (tmp_path / "j").read_text().splitlines()[0] == '{"lost":5}'
+    fourth = Journal(tmp_path / "j", 3)
+    assert [f["seq"] for f in fourth.load()] == [7, 8, 9] and fourth.lost == 5
+
+
+def test_acked_overflow_alert_leaves_nothing_to_report(tmp_path):
+    j = Journal(tmp_path / "j", 2)
+    for s in (1, 2, 3):
+        j.append(frame(s))
+    j.append(overflow_alert(4, j.lost))
+    j.remove([("b1", 4), ("b1", 3)])
+    again = Journal(tmp_path / "j", 2)
+    again.load()
+    assert again.lost == 1 and not again.overflow_alert_pending  # frame 2 fell out for the alert
