@@ -33,6 +33,7 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +144,7 @@ class Journal:
     def append(self, frame: dict[str, Any]) -> list[Key]:
         """Make ``frame`` durable before it is sent; return the oldest keys dropped for room."""
         excess = len(self._frames) + 1 - self.max_frames
-        dropped: list[Key] = list(self._frames)[:excess] if excess > 0 else []
+        dropped: list[Key] = list(islice(self._frames, excess)) if excess > 0 else []
         rec: dict[str, Any] = {"frame": frame}
         if dropped:
             rec["drop"] = [list(k) for k in dropped]
