@@ -318,3 +318,14 @@ def test_property_partial_redraws_always_end_in_the_same_pixels_as_a_full_draw(s
         assert pygame.image.tobytes(live, "RGB") == pygame.image.tobytes(fresh, "RGB")
 
     check()
+
+
+def test_japanese_lines_break_between_phrases_not_inside_words(fonts):
+    from kiosk.ui.fonts import wrap
+    font = fonts.get(24)
+    text = JA["last_try_warning_body"] + JA["locked_body"]
+    for width in range(260, 700, 13):  # every phrase fits a line from 10 characters on
+        joined = "|".join(wrap(font, text, width))
+        for word in ("暗証番号", "ロック", "職員", "中止", "使えなくなりました"):
+            assert word in joined.replace("\n", ""), (width, joined)  # never 暗|証番号
+        assert "ご|" not in joined and "お|" not in joined  # ご相談, お声かけ stay whole

@@ -96,9 +96,13 @@ class Fonts:
         key = (text, w_px, h_px, max_px, min_px, bold, one_line)
         hit = self._fitted.get(key)
         if hit is None:
-            size, lines, ok = self._search(text, w_px, h_px, max_px, min_px, bold, one_line)
+            phrases = True  # break between phrases; between any two characters only if that fails
+            size, lines, ok = self._search(text, w_px, h_px, max_px, min_px, bold, one_line, phrases)
+            if not ok and not one_line:
+                phrases = False
+                size, lines, ok = self._search(text, w_px, h_px, max_px, min_px, bold, one_line, phrases)
             if not one_line and len(lines) > 1:
-                lines = wrap(self.get(size, bold), text, w_px, balance=True)
+                lines = wrap(self.get(size, bold), text, w_px, balance=True, phrases=phrases)
             if len(self._fitted) > 4096:
                 self._fitted.clear()
             hit = self._fitted[key] = (size, lines, ok)
@@ -108,11 +112,11 @@ class Fonts:
         return self.get(size, bold), list(lines)
 
     def _search(self, text: str, w_px: int, h_px: int, max_px: int, min_px: int,
-                bold: bool, one_line: bool) -> tuple[int, list[str], bool]:
+                bold: bool, one_line: bool, phrases: bool) -> tuple[int, list[str], bool]:
         sizes = _ladder(max_px, min_px)
         for i, size in enumerate(sizes):
             font = self.get(size, bold)
-            lines = text.split("\n") if one_line else wrap(font, text, w_px)
+            lines = text.split("\n") if one_line else wrap(font, text, w_px, phrases=phrases)
             fits = (len(lines) * self.line_pitch(font) <= h_px
                     and all(font.size(line)[0] <= w_px for line in lines))
             if fits and len(lines) > 1 and not one_line:
@@ -121,7 +125,7 @@ class Fonts:
                     if smaller < size * 4 // 5:
                         break
                     sfont = self.get(smaller, bold)
-                    slines = wrap(sfont, text, w_px)
+                    slines = wrap(sfont, text, w_px, phrases=phrases)
                     if len(slines) < len(lines) and all(sfont.size(x)[0] <= w_px for x in slines):
                         return smaller, slines, True
             if fits or i == len(sizes) - 1:
@@ -145,7 +149,7 @@ def _same_pixels(font: pygame.font.Font, a: str, b: str) -> bool:
     return sa.get_size() == sb.get_size() and pygame.image.tobytes(sa, "RGBA") == pygame.image.tobytes(sb, "RGBA")
 
 
-def _tokens(text: str) -> list[str]:
+def _char_tokens(text: str) -> list[str]:
     """Words (with their trailing space) for Latin text, single characters for Japanese."""
     out: list[str] = []
     word = ""
@@ -170,6 +174,48 @@ def _tokens(text: str) -> list[str]:
     return out
 
 
+def _is_kana(ch: str) -> bool:
+    return "\u3041" <= ch <= "\u309f"  # hiragana (particles and endings close a phrase)
+
+
+#: After these a Japanese phrase always ends (punctuation, spaces).
+_PHRASE_END = "、。，．：；？！・　 "
+#: After a closing bracket a phrase ends unless a particle follows (「中止」を).
+_CLOSING = "）」』】〕"
+_HONORIFIC = "おご"
+
+
+def _tokens(text: str) -> list[str]:
+    """Phrases: a line may break only where a reader would pause.
+
+    Latin text breaks after spaces.  Japanese text breaks where hiragana (the
+    particles and endings that close a phrase, が・を・に・て...) or punctuation
+    is followed by something else (kanji, katakana, digits, an opening bracket),
+    so 「暗証番号が」 stays whole instead of splitting as 「暗 / 証番号が」.  A
+    phrase too wide for a line is split by characters when wrapping.
+    """
+    out: list[str] = []
+    cur = ""
+    for ch in text:
+        if cur:
+            prev = cur[-1]
+            ends = (prev.isspace() or prev in _PHRASE_END or ch in _NO_LINE_END
+                    or ((_is_kana(prev) or prev in _CLOSING) and not _is_kana(ch)))
+            if ends and not ch.isspace() and ch not in _NO_LINE_START:
+                if prev in _HONORIFIC and not _is_kana(ch):
+                    # 「ご用意」「お声かけ」: the honorific prefix belongs to the word after it
+                    if len(cur) > 1:
+                        out.append(cur[:-1])
+                        cur = prev
+                else:
+                    out.append(cur)
+                    cur = ""
+        cur += ch
+    if cur:
+        out.append(cur)
+    return out
+
+
 #: Token widths per Font object (weak: a Font that goes away takes its widths along).
 _TOKEN_W: "weakref.WeakKeyDictionary[pygame.font.Font, dict[str, int]]" = weakref.WeakKeyDictionary()
 
@@ -188,7 +234,10 @@ def _wrap_paragraph(font: pygame.font.Font, tokens: list[str], w_px: int) -> lis
     """Greedy line filling by summed token widths (the caller checks real widths)."""
     lines: list[str] = []
     line, line_w = "", 0
-    for tok in tokens:
+    fitted: list[str] = []
+    for tok in tokens:  # a phrase wider than the line is split into characters
+        fitted.extend(_char_tokens(tok) if len(tok) > 1 and _width(font, tok.rstrip()) > w_px else [tok])
+    for tok in fitted:
         tok_w = _width(font, tok)
         trail = _width(font, tok.rstrip()) if tok != tok.rstrip() else tok_w
         if line and line_w + trail > w_px:
@@ -201,19 +250,23 @@ def _wrap_paragraph(font: pygame.font.Font, tokens: list[str], w_px: int) -> lis
     return lines
 
 
-def wrap(font: pygame.font.Font, text: str, w_px: int, *, balance: bool = False) -> list[str]:
+def wrap(font: pygame.font.Font, text: str, w_px: int, *, balance: bool = False,
+         phrases: bool = True) -> list[str]:
     """``text`` broken into lines no wider than ``w_px`` (a single too-long token stays whole).
 
     ``\n`` starts a new line.  With ``balance``, a paragraph that needs
     several lines is wrapped at the narrowest width that keeps its number of
-    lines, so no line ends up with a lone 「した。」.
+    lines, so no line ends up with a lone 「した。」.  ``phrases=False`` breaks
+    Japanese between any two characters (when phrases need too many lines).
     """
     lines: list[str] = []
     for paragraph in text.split("\n"):
-        tokens = _tokens(paragraph)
+        tokens = _tokens(paragraph) if phrases else _char_tokens(paragraph)
         best = _wrap_paragraph(font, tokens, w_px)
         if balance and len(best) > 1:
-            lo, hi = w_px // 3, w_px
+            # never narrower than the widest phrase, or balancing would split it into characters
+            widest = max((_width(font, t.rstrip()) for t in tokens if _width(font, t.rstrip()) <= w_px), default=0)
+            lo, hi = max(w_px // 3, widest - 1), w_px
             while hi - lo > 2:
                 mid = (lo + hi) // 2
                 if len(_wrap_paragraph(font, tokens, mid)) == len(best):
