@@ -84,6 +84,9 @@ class Kiosk:
         self.notifier = notifier
         self.clock = clock
         self.on_frame = on_frame
+        #: Called with the procedure's final state when a technician procedure ends.
+        self.technician_done: Callable[[str], None] | None = None
+        self.last_drift_check_passed = False
         self.state_dir = cfg.state_dir
         self.session = Session(inactivity_timeout_s=cfg.session.inactivity_timeout_s,
                                ended_screen_s=cfg.session.ended_screen_s, language=cfg.screen.language)
@@ -269,7 +272,7 @@ class Kiosk:
             elif cmd.type == "status_request":
                 self.link.send_status(now, **self.status_fields())
             elif cmd.type in ("calibrate", "drift_check"):
-                self._start_technician(cmd.type, f["technician"], now)
+                self.start_technician(cmd.type, f["technician"], now)
 
     def _on_timer(self, now: float) -> None:
         self._timer = None
@@ -286,17 +289,20 @@ class Kiosk:
         self._after(now)
 
     # ------------------------------------------------------------- technician
-    def _start_technician(self, kind: str, technician: str, now: float) -> None:
+    def start_technician(self, kind: str, technician: str, now: float) -> bool:
+        """Calibration ("calibrate") or drift check ("drift_check") takes the screen; False if busy."""
         from calibration.procedure import CalibrationProcedure, DriftCheck
 
         if self.session.active or self.procedure is not None:
             self._alert(now, "busy", f"{kind} refused: a session or procedure is in progress")
-            return
+            return False
         self._run(self.session.technician(now, True), now)
         if kind == "calibrate":
             self.procedure = CalibrationProcedure(self.cfg.screen, self.cfg.drift, technician, now, self.affine)
         else:
             self.procedure = DriftCheck(self.cfg.screen, self.cfg.drift, technician, now, self.affine)
+        self._after(now)
+        return True
 
     def _technician_contact(self, c: Any, x_px: float, y_px: float, now: float) -> None:
         proc = self.procedure
@@ -310,7 +316,8 @@ class Kiosk:
             elif key == "retry":
                 proc.retry(now)
         else:
-            proc.tap(now, c.tap.x_raw, c.tap.y_raw)
+            # the tap's own time, not the loop's: taps read in one batch are not bounces
+            proc.tap(c.t_s, c.tap.x_raw, c.tap.y_raw)
         if proc.finished:
             self._technician_done(now)
 
@@ -321,6 +328,8 @@ class Kiosk:
         proc, self.procedure = self.procedure, None
         if proc is None:
             return
+        if self.technician_done is not None:
+            self.technician_done(proc.state)
         if isinstance(proc, CalibrationProcedure):
             if proc.state == ACCEPTED and proc.outcome is not None:
                 out = proc.outcome
@@ -347,6 +356,7 @@ class Kiosk:
                                technician=proc.technician, message=f"calibration {outcome}, nothing changed")
         else:
             out = proc.outcome
+            self.last_drift_check_passed = bool(out is not None and out.passed)
             if out is not None:
                 self._record("drift.check", technician=out.technician, passed=out.passed,
                              rms_mm=out.rms_mm, max_mm=out.max_mm)
@@ -620,3 +630,32 @@ def run_kiosk(cfg: Config, on_frame: Callable[[View, Any], None] | None = None,
         kiosk.close()
         loop.close()
     return 0
+
+
+def run_technician(cfg: Config, kind: str, technician: str) -> int:
+    """``pin-kiosk calibrate --technician ID`` on the terminal itself, without the service.
+
+    The same procedure the console starts, on the same screen and touch
+    source; the process ends with it.  Exit 0 when a calibration was accepted
+    (or a drift check passed), 1 otherwise.  If the kiosk service is running
+    it holds the state directory: stop it first, or start the procedure from
+    the staff console instead.
+    """
+    loop = EventLoop()
+    kiosk = open_kiosk(cfg, loop=loop)
+    final: list[str] = []
+
+    def done(state: str) -> None:
+        final.append(state)
+        loop.stop()
+
+    kiosk.technician_done = done
+    kiosk.start()
+    kiosk.start_technician(kind, technician, kiosk.clock())
+    try:
+        loop.run()
+    finally:
+        kiosk.close()
+        loop.close()
+    passed = kiosk.last_drift_check_passed if kind == "drift_check" else final == ["accepted"]
+    return 0 if passed else 1

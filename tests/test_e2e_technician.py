@@ -98,3 +98,53 @@ def test_technician_modes_are_refused_during_a_citizen_session(kiosk):
     kiosk.say("calibrate", technician="tech01")
     alert = kiosk.wait_frame("alert", code="busy")
     assert "refused" in alert["message"]
+
+
+def test_standalone_calibrate_on_the_terminal(tmp_path):
+    """``pin-kiosk calibrate --technician`` without the service: the procedure, then exit 0."""
+    import os
+    import subprocess
+    import sys
+
+    from support_kiosk import CONFIG, ROOT
+    from drivers.touch.finger import Finger
+    from kiosk.config import load_config
+
+    config = tmp_path / "kiosk.toml"
+    config.write_text(CONFIG)
+    cfg = load_config(config)
+    fifo = tmp_path / "touch.fifo"
+    os.mkfifo(fifo)
+    state = tmp_path / "state"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kiosk", "calibrate", "--technician", "tech07", "--config", str(config),
+         "--touch", f"events:{fifo}", "--serial", "loop://", "--card", "sim", "--state-dir", str(state)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "SDL_VIDEODRIVER": "dummy"})
+    finger = Finger(str(fifo))
+    import time
+    # no calibration installed: the kiosk maps raw 0..4095 over the screen; the panel really is SKEWED
+    for x, y in [*targets_px(cfg.screen, CALIBRATION_FRACTIONS), *targets_px(cfg.screen, VALIDATION_FRACTIONS)]:
+        finger.tap(*SKEWED.inverse().apply(x, y))
+        time.sleep(0.35)
+    layout = build_screen_layout("calibration_result", None, cfg.screen, cfg.keypad, "ja")
+    # the review screen is hit-tested through the old (uncalibrated) map
+    sx, sy = (4096 / cfg.screen.width_px, 4096 / cfg.screen.height_px)
+    ax, ay = layout.key_centre_px("accept")
+    finger.tap(ax * sx, ay * sy)
+    try:
+        out, err = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        out, err = proc.communicate(timeout=10)
+        raise AssertionError(err.decode()[-3000:])
+    finally:
+        finger.lift_off()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()[-1500:]
+    active = json.loads((state / "calibration" / "active.json").read_text())
+    assert active["meta"]["technician"] == "tech07"
+    installed = Affine(*active["affine"])  # recovered the panel's true map from raw taps
+    for x, y in targets_px(cfg.screen, VALIDATION_FRACTIONS):
+        got = installed.apply(*SKEWED.inverse().apply(x, y))
+        assert abs(got[0] - x) < 1.0 and abs(got[1] - y) < 1.0

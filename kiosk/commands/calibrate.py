@@ -36,6 +36,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--from-taps", metavar="FILE", help="fit from recorded target taps (JSON)")
     mode.add_argument("--import-pointercal", metavar="FILE", help="install a tslib pointercal file")
     mode.add_argument("--import-libinput", metavar="MATRIX", help='install a LIBINPUT_CALIBRATION_MATRIX ("a b c d e f")')
+    mode.add_argument("--technician", metavar="ID",
+                      help="calibrate on the terminal's own screen now (9 targets, 4 checks, accept); "
+                           "the kiosk service must be stopped, or use the console's 'calibrate ID'")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--dry-run", action="store_true", help="print the result, do not install it")
 
@@ -104,8 +107,17 @@ def run(args: argparse.Namespace) -> int:
     from drivers.touch import AxisRange, Axes, robust_position
 
     cfg = config_from_args(args)
+    if args.technician:
+        from kiosk.app import StartError, run_technician
+
+        try:
+            return run_technician(cfg, "calibrate", args.technician)
+        except StartError as exc:
+            print(f"pin-kiosk calibrate: {exc}", file=sys.stderr)
+            return 1
     if not (args.from_taps or args.import_pointercal or args.import_libinput):
-        raise UsageError("choose a mode: --from-taps FILE, --import-pointercal FILE or --import-libinput MATRIX")
+        raise UsageError("choose a mode: --technician ID, --from-taps FILE, --import-pointercal FILE "
+                         "or --import-libinput MATRIX")
     t = cfg.touch
     axes = Axes(AxisRange(t.x_min, t.x_max), AxisRange(t.y_min, t.y_max))
     screen_px = (cfg.screen.width_px, cfg.screen.height_px)
