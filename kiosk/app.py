@@ -94,6 +94,7 @@ class Kiosk:
         self.counters = Counters()
         self.affine, cal_status = store.load_active(self.state_dir, touch.axes, cfg.screen)
         self.calibration_source = cal_status.source
+        self.calibrated_at_s = _unix_time(cal_status.meta.get("installed_at"))
         self.session_drift = SessionDrift()
         self.procedure: Any | None = None
         self._card_requests: dict[int, int] = {}  # worker request id -> session request id
@@ -334,8 +335,11 @@ class Kiosk:
             if proc.state == ACCEPTED and proc.outcome is not None:
                 out = proc.outcome
                 before = _matrix_sha(self.affine)
+                self.calibrated_at_s = time.time()
                 store.install(self.state_dir, out.affine,
-                              {"technician": out.technician, "rms_mm": out.rms_mm, "max_mm": out.max_mm},
+                              {"technician": out.technician, "rms_mm": out.rms_mm, "max_mm": out.max_mm,
+                               "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                             time.gmtime(self.calibrated_at_s))},
                               axes=self.touch.axes, screen=self.cfg.screen)
                 self.affine = out.affine
                 self.calibration_source = "active"
@@ -458,7 +462,8 @@ class Kiosk:
             drift_offset_x_m=st["offset_mm"][0] / 1000, drift_offset_y_m=st["offset_mm"][1] / 1000,
             drift_level=st["level"], link_up=bool(self.link.up),
             link_retransmissions=self.link.retransmissions, card_reader_present=self.presence.reader,
-            touch_present=self.presence.touch, audit_records=getattr(self.audit, "seq", 0))
+            touch_present=self.presence.touch, audit_records=getattr(self.audit, "seq", 0),
+            last_calibration_s=self.calibrated_at_s if self.calibration_source == "active" else None)
         try:
             write_metrics(self.cfg.metrics_dir / METRICS_FILE, snap)
         except OSError as exc:
@@ -468,7 +473,9 @@ class Kiosk:
         if self.notifier is None or self._watchdog_s is None or now < self._next_watchdog_s:
             return
         self._next_watchdog_s = now + self._watchdog_s / 2
-        self.notifier.watchdog([lambda: True, lambda: self.card.alive(now), self.link.alive])
+        # This runs on the loop's own timer, so the loop is alive; the card worker thread and
+        # the console journal are asked.  A stuck loop sends nothing and systemd restarts us.
+        self.notifier.watchdog([lambda: self.card.alive(now), self.link.alive])
 
     # ------------------------------------------------------------------ screen
     def current_view(self, now: float) -> View:
@@ -541,6 +548,15 @@ class Kiosk:
             self._timer = None
         if due is not None:
             self._timer = self.loop.call_at(max(due, now), self._on_timer)
+
+
+def _unix_time(iso: Any) -> float | None:
+    """``2026-11-26T20:59:27Z`` as Unix time; None when absent or not that form."""
+    import calendar
+    try:
+        return float(calendar.timegm(time.strptime(str(iso), "%Y-%m-%dT%H:%M:%SZ")))
+    except ValueError:
+        return None
 
 
 def _neighbours(layout: KeyLayout, a: str, b: str) -> bool:

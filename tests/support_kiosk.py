@@ -64,7 +64,8 @@ SKEWED = Affine(800 / 4096 * 0.97, 0.01, 6.0, -0.008, 480 / 4096 * 1.02, -4.0)
 class KioskUnderTest:
     """``pin-kiosk run`` in a subprocess, its console (the test) and its finger."""
 
-    def __init__(self, tmp: Path, card: str = "pcsc", extra_config: str = "") -> None:
+    def __init__(self, tmp: Path, card: str = "pcsc", extra_config: str = "",
+                 env: dict[str, str] | None = None) -> None:
         self.tmp = tmp
         self.state_dir = tmp / "state"
         self.config = tmp / "kiosk.toml"
@@ -84,7 +85,7 @@ class KioskUnderTest:
             [sys.executable, "-m", "kiosk", "run", "--config", str(self.config), "--touch", f"events:{self.fifo}",
              "--card", card, "--serial", str(self.port_link), "--state-dir", str(self.state_dir)],
             cwd=ROOT, stdout=self.stdout, stderr=self.stderr, stdin=subprocess.DEVNULL,
-            env={**os.environ, "SDL_VIDEODRIVER": "dummy"})
+            env={**os.environ, "SDL_VIDEODRIVER": "dummy", **(env or {})})
         self.finger = Finger(str(self.fifo))  # blocks until the kiosk opened the FIFO
         self.transcript = bytearray()
         self.wait_frame("hello", 20)
