@@ -329,3 +329,25 @@ def test_japanese_lines_break_between_phrases_not_inside_words(fonts):
         for word in ("暗証番号", "ロック", "職員", "中止", "使えなくなりました"):
             assert word in joined.replace("\n", ""), (width, joined)  # never 暗|証番号
         assert "ご|" not in joined and "お|" not in joined  # ご相談, お声かけ stay whole
+
+
+def test_display_size_must_match_the_configured_panel(monkeypatch):
+    from kiosk.ui.display import Display, DisplayError
+    d = Display(dataclasses.replace(LANDSCAPE, fullscreen=True), "evdev:/dev/kiosk-touch")
+    try:
+        assert d.surface.get_size() == (800, 480)  # dummy driver: fullscreen ignored, configured size
+    finally:
+        d.close()
+    # A panel of another size cannot exist on this headless machine: stand in for set_mode only.
+    real_set_mode = pygame.display.set_mode
+    monkeypatch.setattr(pygame.display, "set_mode", lambda size, flags=0: real_set_mode((1024, 600), flags))
+    with pytest.raises(DisplayError, match="1024x600 px but screen.width_px/height_px say 800x480"):
+        Display(LANDSCAPE, "evdev:/dev/kiosk-touch")
+
+
+def test_unavailable_video_driver_is_a_one_line_error():
+    from kiosk.ui.display import Display, DisplayError
+    with pytest.raises(DisplayError) as exc:
+        Display(dataclasses.replace(LANDSCAPE, video="nosuchdriver"), "evdev:/dev/kiosk-touch")
+    assert "'nosuchdriver'" in str(exc.value) and "\n" not in str(exc.value)
+    dummy_sdl()  # the environment back to headless for the other tests

@@ -55,13 +55,21 @@ class Display:
         self._pg = pygame
         self.screen = screen
         self.mouse_input = touch_source == "mouse"
+        want = (screen.width_px, screen.height_px)
         try:
             pygame.display.init()
-            flags = pygame.FULLSCREEN if screen.fullscreen else 0
-            self.surface = pygame.display.set_mode((screen.width_px, screen.height_px), flags)
+            # the dummy driver has no panel to fill: "fullscreen" there would mean its 1024x768 desktop
+            flags = pygame.FULLSCREEN if screen.fullscreen and screen.video != "dummy" else 0
+            self.surface = pygame.display.set_mode(want, flags)
         except pygame.error as exc:
             pygame.display.quit()
             raise DisplayError(f"cannot open the screen with SDL video driver {screen.video!r}: {exc}") from None
+        if self.surface.get_size() != want:
+            # keys are placed in configured pixels; a different panel would put every touch off its key
+            got = self.surface.get_size()
+            pygame.display.quit()
+            raise DisplayError(f"the screen is {got[0]}x{got[1]} px but screen.width_px/height_px say "
+                               f"{want[0]}x{want[1]}; set them (and width_mm/height_mm) to the panel's")
         pygame.display.set_caption("pin-kiosk")
         kiosk_mode = screen.fullscreen or not self.mouse_input
         pygame.mouse.set_visible(not kiosk_mode)
