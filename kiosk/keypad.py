@@ -250,7 +250,7 @@ def _labels(lang: str) -> dict[str, str]:
 
 
 def _info_regions(x: int, y: int, w: int, h: int, lang_w: int, lang_h: int, gap: int,
-                  field_share: float) -> tuple[Key, dict[str, Box]]:
+                  field_share: float, key_top: int) -> tuple[Key, dict[str, Box]]:
     """The language key and the title, legend, field and status boxes of the info region.
 
     Three shapes: a wide short strip (landscape, keys below), a narrow column
@@ -260,7 +260,7 @@ def _info_regions(x: int, y: int, w: int, h: int, lang_w: int, lang_h: int, gap:
     if h < 3 * lang_h and w > 3 * h:  # strip: title and legend left of the lang key
         t, lg = round(h * 0.23), round(h * 0.40)
         # bottom-aligned with the legend: away from the top bezel, clear of the field row
-        lang = Key("lang", "", x + w - lang_w, y + max(0, t + lg - lang_h), lang_w, lang_h)
+        lang = Key("lang", "", x + w - lang_w, max(key_top, y + t + lg - lang_h), lang_w, lang_h)
         f, fw = h - t - lg, round(left_w * 0.45)
         return lang, {
             "title": (x, y, left_w, t),
@@ -281,12 +281,13 @@ def _info_regions(x: int, y: int, w: int, h: int, lang_w: int, lang_h: int, gap:
             "status": (x, y + t + lg + f, w, rest_h - t - lg - f),
         }
     # block: title beside the lang key, legend below, field and status side by side
-    lang = Key("lang", "", x + w - lang_w, y, lang_w, lang_h)
-    rest_y, rest_h = y + lang_h + gap, h - lang_h - gap
-    lg = round(rest_h * 0.42)
+    lang = Key("lang", "", x + w - lang_w, max(y, key_top), lang_w, lang_h)  # off the bezel
+    rest_y = lang.y + lang_h + max(2, gap // 3)  # words below a key need no key gap
+    rest_h = y + h - rest_y
+    lg = round(rest_h * 0.45)
     fw = round(w * field_share)
     return lang, {
-        "title": (x, y, left_w, lang_h),
+        "title": (x, y, left_w, lang.y + lang_h - y),
         "legend": (x, rest_y, w, lg),
         "field": (x, rest_y + lg, fw, rest_h - lg),
         "status": (x + fw + gap, rest_y + lg, w - fw - gap, rest_h - lg),
@@ -363,7 +364,7 @@ def build_layout(pin_type: PinType, screen: ScreenConfig, keypad: KeypadConfig, 
         raise LayoutError(f"no room for the language key beside the {rule.keypad} keypad "
                           f"on a {screen.width_mm:g}x{screen.height_mm:g} mm screen")
     # the field needs room for max_len dots; the status (tries left, problems) gets the rest
-    lang_key, regions = _info_regions(*info, lang_w, lang_h, gap_x, 0.30 if rule.max_len <= 6 else 0.40)
+    lang_key, regions = _info_regions(*info, lang_w, lang_h, gap_x, 0.30 if rule.max_len <= 6 else 0.40, my)
     if any(w <= 0 or h <= 0 for _, _, w, h in regions.values()):
         raise LayoutError(f"no room for the title, legend and field on a "
                           f"{screen.width_mm:g}x{screen.height_mm:g} mm screen")

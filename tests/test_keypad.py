@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from kiosk.config import KeypadConfig, ScreenConfig
 from kiosk.keypad import (
-    MIN_KEY_MM, SCREEN_BUTTONS, Key, LayoutError, PressTracker, build_layout, build_screen_layout,
+    MARGIN_MM, MIN_KEY_MM, SCREEN_BUTTONS, Key, LayoutError, PressTracker, build_layout, build_screen_layout,
 )
 from kiosk.pin import DIGITS, PIN_RULES, UPPER, PinType
 from kiosk.view import SCREENS
@@ -32,8 +32,10 @@ def gap_between_mm(a, b, layout) -> float:
 
 
 def check_geometry(layout, min_key_mm: float, gap_mm: float) -> None:
-    for k in layout.keys:
-        assert 0 <= k.x and 0 <= k.y and k.x + k.w <= layout.screen_w_px and k.y + k.h <= layout.screen_h_px, k
+    mx, my = MARGIN_MM * layout.px_per_mm_x - 1e-6, MARGIN_MM * layout.px_per_mm_y - 1e-6
+    for k in layout.keys:  # inside the screen and off the bezel, where touches are unreliable
+        assert mx <= k.x and my <= k.y, k
+        assert k.x + k.w <= layout.screen_w_px - mx and k.y + k.h <= layout.screen_h_px - my, k
         assert k.w / layout.px_per_mm_x >= min_key_mm - 1e-9, k
         assert k.h / layout.px_per_mm_y >= min_key_mm - 1e-9, k
     for a, b in itertools.combinations(layout.keys, 2):
