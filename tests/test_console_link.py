@@ -39,10 +39,11 @@ def pty_pair(tmp_path):
         pass
 
 
-def run(link, console, duration_s, commands=None):
-    """Drive both ends for ``duration_s``: the kiosk as the app loop would, the console in-test."""
+def run(link, console, duration_s, commands=None, until=None):
+    """Drive both ends for ``duration_s`` (or until ``until()`` holds, ``duration_s`` being the limit):
+    the kiosk as the app loop would, the console in-test."""
     end = time.monotonic() + duration_s
-    while time.monotonic() < end:
+    while time.monotonic() < end and not (until is not None and until()):
         now = time.monotonic()
         link.tick(now)
         if link.fileno() is not None:
@@ -60,7 +61,7 @@ def test_hello_first_then_frames_with_valid_crcs(tmp_path, pty_pair):
     link = make_link(tmp_path, path)
     link.send("session.started", time.monotonic(), operator="clerk-1")  # before the link is up: journaled
     con = TestConsole(master)
-    run(link, con, 0.5)
+    run(link, con, 5, until=lambda: link.up and "status" in con.types() and link.pending == 0)
     assert link.up and link.state is LinkState.UP
     assert con.types()[:3] == ["hello", "session.started", "status"]
     hello = con.received[0]
@@ -76,16 +77,16 @@ def test_retransmission_while_the_console_is_silent(tmp_path, pty_pair):
     master, path = pty_pair
     link = make_link(tmp_path, path)
     con = TestConsole(master)
-    run(link, con, 0.3)
+    run(link, con, 5, until=lambda: link.up)
     con.ack = False
     f = link.send("alert", time.monotonic(), code="test", message="hello?")
-    run(link, con, 0.75)
+    run(link, con, 5, until=lambda: bytes(con.raw).count(frames.encode(f)) >= 3)
     line = frames.encode(f)
     assert bytes(con.raw).count(line) >= 3  # first send + retransmissions every 0.2 s, same bytes
     assert link.retransmissions >= 2 and link.pending == 1
     assert con.types().count("alert") == 1  # shown once
     con.ack = True
-    run(link, con, 0.4)
+    run(link, con, 5, until=lambda: link.pending == 0)
     assert link.pending == 0
     link.close()
 
@@ -94,12 +95,12 @@ def test_duplicate_command_acted_on_once_and_acked_twice(tmp_path, pty_pair):
     master, path = pty_pair
     link = make_link(tmp_path, path)
     con = TestConsole(master)
-    run(link, con, 0.3)
+    run(link, con, 5, until=lambda: link.up)
     frame = con.command("begin", pin_type="signature", action="change", operator="clerk-2")
     line = frames.encode(frame)
     con.write_raw(line + line)
     cmds = []
-    run(link, con, 0.3, cmds)
+    run(link, con, 5, cmds, until=lambda: cmds and link._link.duplicates and not con.link.pending)
     assert [(c.type, c.fields) for c in cmds] == [
         ("begin", {"pin_type": "signature", "action": "change", "operator": "clerk-2"})]
     assert link._link.duplicates >= 1
@@ -111,19 +112,19 @@ def test_garbage_overlong_and_binary_lines_are_counted_never_acted_on(tmp_path, 
     master, path = pty_pair
     link = make_link(tmp_path, path)
     con = TestConsole(master)
-    run(link, con, 0.3)
+    run(link, con, 5, until=lambda: link.up)
     bad_crc = frames.encode({"v": 1, "type": "logout", "seq": 99, "boot": "x"})[:-10] + b"00000000\n"
     con.write_raw(b"hello kiosk\r\n" + b"\x00\xff\xfe binary \x80\n" + b"A" * 9000 + b"\n" + bad_crc)
     cmds = []
-    run(link, con, 0.3, cmds)
+    run(link, con, 5, cmds, until=lambda: link.rx_errors >= 4)
     assert cmds == [] and link.rx_errors == 4
     # the link still works afterwards, and an intact but invalid command gets an alert back
     con.command("begin", pin_type="user_auth")
     bad = {"v": 1, "type": "format_disk", "seq": 50, "boot": con.link.boot}
     con.write_raw(frames.encode(bad))
-    run(link, con, 0.4, cmds)
+    run(link, con, 5, cmds, until=lambda: cmds and "alert" in con.types())
     link.send_status(time.monotonic())
-    run(link, con, 0.1)
+    run(link, con, 5, until=lambda: any(f["type"] == "status" and f.get("rx_errors") for f in con.received))
     assert [c.type for c in cmds] == ["begin"]
     alerts = [f for f in con.received if f["type"] == "alert"]
     assert alerts and alerts[0]["code"] == "bad_command" and "format_disk" in alerts[0]["message"]
@@ -136,19 +137,19 @@ def test_port_vanishes_and_a_new_pty_appears_behind_the_same_path(tmp_path, pty_
     master, path = pty_pair
     link = make_link(tmp_path, path)
     con = TestConsole(master)
-    run(link, con, 0.3)
+    run(link, con, 5, until=lambda: link.up)
     assert link.up
     os.close(master)  # the adapter is pulled: the kiosk's side gets EIO / hang-up
     path.unlink()
     link.send("pin.result", time.monotonic(), pin_type="user_auth", action="verify", result="ok", tries_left=3)
-    run(link, None, 0.5)
+    run(link, None, 5, until=lambda: not link.up)
     assert not link.up and link.fileno() is None and link.pending == 1
     d = link.next_deadline_s(time.monotonic())
     assert d is not None and d - time.monotonic() <= 0.4 + 0.05  # reopen backoff bounded by reopen_max_s
     master2, name2 = open_pty()
     repoint(path, name2)
     con2 = TestConsole(master2)
-    run(link, con2, 1.0)
+    run(link, con2, 10, until=lambda: link.up and "pin.result" in con2.types() and link.pending == 0)
     assert link.up and con2.types()[0] == "hello"  # first frame after the link returns
     assert "pin.result" in con2.types() and link.pending == 0
     os.close(master2)
@@ -170,10 +171,10 @@ def test_status_heartbeat_and_non_blocking_when_nobody_reads(tmp_path, pty_pair)
     master, path = pty_pair
     link = make_link(tmp_path, path)
     con = TestConsole(master)
-    run(link, con, 0.3)
+    run(link, con, 5, until=lambda: link.up)
     link.send_status(time.monotonic(), state="entry", reader=True, card=True, touch=True,
                      drift={"level": "ok", "shift_mm": 0.3, "taps": 12})
-    run(link, con, 1.2)
+    run(link, con, 5, until=lambda: sum(f["type"] == "status" and f.get("state") == "entry" for f in con.received) >= 2)
     statuses = [f for f in con.received if f["type"] == "status"]
     assert len(statuses) >= 2 and statuses[-1]["state"] == "entry" and statuses[-1]["drift"]["taps"] == 12
     # nobody reads the master now: 500 sends must still return at once, the rest waits in the journal
@@ -198,7 +199,7 @@ def test_journal_overflow_drops_oldest_and_alerts_how_many(tmp_path, events):
     master, name = open_pty()
     repoint(path, name)
     con = TestConsole(master)
-    run(link, con, 1.0)
+    run(link, con, 10, until=lambda: link.pending == 0 and any(f.get("taps") == events - 1 for f in con.received))
     drifts = [f["taps"] for f in con.received if f["type"] == "drift"]
     alerts = [f for f in con.received if f["type"] == "alert"]
     assert alerts and all(a["code"] == "journal_overflow" for a in alerts)
@@ -299,19 +300,19 @@ def test_command_retransmitted_across_a_kiosk_restart_is_acked_not_acted_on_twic
     master, path = pty_pair
     link = make_link(tmp_path, path)
     con = TestConsole(master)
-    run(link, con, 0.3)
+    run(link, con, 5, until=lambda: link.up)
     frame = con.command("calibrate", technician="T02")
     cmds = []
-    run(link, con, 0.3, cmds)
+    run(link, con, 5, cmds, until=lambda: cmds and not con.link.pending)
     assert [c.type for c in cmds] == ["calibrate"]
     link.close()  # the kiosk restarts; say the console never got that ack
     again = make_link(tmp_path, path)
     cmds2 = []
-    run(again, con, 0.3, cmds2)
+    run(again, con, 5, cmds2, until=lambda: again.up)
     assert again.up
     acks_before = bytes(con.raw).count(b'"type":"ack"')
     con.write_raw(frames.encode(frame))
-    run(again, con, 0.3, cmds2)
+    run(again, con, 5, cmds2, until=lambda: again._link.duplicates)
     assert cmds2 == []
     assert again._link.duplicates == 1 and bytes(con.raw).count(b'"type":"ack"') > acks_before
     again.close()
@@ -324,7 +325,7 @@ def test_unwritable_state_dir_keeps_the_link_working_from_memory_and_tells_the_w
     assert not link.alive()
     con = TestConsole(master)
     link.send("session.started", time.monotonic(), operator="clerk-1")
-    run(link, con, 0.4)
+    run(link, con, 5, until=lambda: "session.started" in con.types() and link.pending == 0)
     assert "session.started" in con.types() and link.pending == 0 and link.up
     assert not link.alive()
     link.close()
@@ -336,7 +337,7 @@ def test_line_noise_between_commands_costs_retransmissions_never_a_wrong_or_doub
     master, path = pty_pair
     link = make_link(tmp_path, path)
     con = TestConsole(master)
-    run(link, con, 0.3)
+    run(link, con, 5, until=lambda: link.up)
     rng = random.Random(7)
     valid = frames.encode({"v": 1, "type": "logout", "seq": 999, "boot": "forged"})
     sent = []
@@ -350,7 +351,8 @@ def test_line_noise_between_commands_costs_retransmissions_never_a_wrong_or_doub
         con.write_raw(noise)
         sent.append(con.command("drift_check", technician=f"T{i:02d}"))
         run(link, con, 0.05, cmds)
-    run(link, con, 1.0, cmds)  # console retransmissions repair the frames the noise hit
+    run(link, con, 10, cmds, until=lambda: len(cmds) >= 20 and not con.link.pending)
+    run(link, con, 0.3, cmds)  # a late double would show here  # console retransmissions repair the frames the noise hit
     assert [c.fields["technician"] for c in cmds] == [f"T{i:02d}" for i in range(20)]
     assert all(c.type == "drift_check" for c in cmds)
     assert link.rx_errors > 0 and con.link.pending == 0
@@ -369,7 +371,7 @@ def test_loss_count_survives_a_kiosk_restart_during_the_outage(tmp_path):
     master, name = open_pty()
     repoint(path, name)
     con = TestConsole(master)
-    run(second, con, 1.0)
+    run(second, con, 10, until=lambda: second.pending == 0 and any(f.get("taps") == 39 for f in con.received))
     drifts = [f["taps"] for f in con.received if f["type"] == "drift"]
     alerts = [f for f in con.received if f["type"] == "alert"]
     assert len(drifts) + sum(a["lost"] for a in alerts) == 40 and drifts[-1] == 39
