@@ -7,6 +7,9 @@ benchmarks); this command runs them and prints the figures, or one JSON
 document with ``--json``.  A full run takes about five minutes (two 30 s idle
 windows, two typing loads of 200 taps, the drift simulation); ``--quick``
 runs a few seconds of each for tests, and its figures mean nothing.
+The benchmark picks its own touch FIFO, serial ptys, simulated card, state
+directory and the SDL ``dummy`` driver; of the common options only
+``--config`` (screen size, fonts, touch ranges, timings) matters.
 Exit code 0 when the run completed (whether or not the targets were met:
 the figures say that), 1 when it could not run.
 """
