@@ -97,3 +97,11 @@ def test_percentile_is_nearest_rank():
     values = [float(v) for v in range(1, 101)]
     assert percentile(values, 50) == 50.0 and percentile(values, 99) == 99.0 and percentile(values, 100) == 100.0
     assert percentile([3.0], 99) == 3.0
+
+
+def test_card_figures_are_skipped_with_a_reason_when_pcscd_is_missing(monkeypatch):
+    from bench_app import card_operations
+
+    monkeypatch.setenv("PATH", "/nonexistent")  # no pcscd, no unshare on this PATH
+    result = card_operations(5)
+    assert set(result) == {"skipped"} and "pcscd" in result["skipped"]
