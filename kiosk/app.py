@@ -381,7 +381,12 @@ class Kiosk:
                 wid = self.card.submit(e.op, e.pin_type, *e.pins)
                 self._card_requests[wid] = e.request_id
             elif isinstance(e, ToConsole):
-                self.link.send(e.type, now, **e.fields)
+                fields = e.fields
+                if e.type == "session.ended" and self.audit is not None:
+                    # the chain head after the session's end record: the console keeps it, so a
+                    # rewritten trail no longer matches what the clerk's PC saw
+                    fields = {**fields, "audit_head": self.audit.head}
+                self.link.send(e.type, now, **fields)
                 if e.type == "pin.result":
                     r = e.fields["result"]
                     self.counters.sessions_by_result[r] = self.counters.sessions_by_result.get(r, 0) + 1

@@ -430,8 +430,8 @@ class Session:
         self._reset_session()
         self.state, self.ended_reason, self.ended_at_s = ENDED, reason, self.now_s
         return [
-            ToConsole("session.ended", {"reason": reason, "cleared": True}),
             ToAudit("session.end", {"session": sid, "reason": reason, "cleared": True}),
+            ToConsole("session.ended", {"reason": reason, "cleared": True}),
             SessionClosed(reason, wrong),
         ]
 

@@ -11,6 +11,8 @@ directory) and pcscd's log are scanned for the PINs.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -67,6 +69,14 @@ def test_right_pin(kiosk):
     assert ended["reason"] == "logout" and ended["cleared"] is True
     assert [f["type"] for f in kiosk.console.received if f["type"] != "status"] == [
         "hello", "session.started", "entry.started", "pin.result", "session.ended"]
+    # the console keeps the audit chain head: the trail on the kiosk must still contain it
+    head = ended["audit_head"]
+    r = subprocess.run([sys.executable, "-m", "kiosk", "audit", "verify", "--state-dir", str(kiosk.state_dir),
+                        "--head", head], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = subprocess.run([sys.executable, "-m", "kiosk", "audit", "verify", "--state-dir", str(kiosk.state_dir),
+                        "--head", "ab" * 32], capture_output=True, text=True)
+    assert r.returncode == 1  # a head the trail does not contain: rewritten or cut
 
 
 def test_wrong_pin_then_right_after_an_explicit_tap(kiosk):

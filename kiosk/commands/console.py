@@ -139,14 +139,17 @@ def describe(frame: dict[str, Any]) -> tuple[str, bool]:
     if t == "pin.result":
         ja, en = _pin_names(frame.get("pin_type"))
         rja, ren = _RESULTS.get(frame.get("result"), ("?", str(frame.get("result"))))
+        if frame.get("result") == "ok" and frame.get("action") == "change":
+            rja, ren = "変更完了", "changed"
         tja, ten = _tries(frame)
         alert = frame.get("result") in ("locked", "error")
         return f"[{who}] 結果: {ja} {rja}{tja} / result: {en} {ren}{ten}", alert
     if t == "session.ended":
         cleared = "消去済み" if frame.get("cleared") is True else "未消去!"
+        head = f" [audit {frame['audit_head'][:12]}]" if isinstance(frame.get("audit_head"), str) else ""
         return (f"[{who}] セッション終了（{cleared}）: {frame.get('reason', '?')} / session ended "
-                f"({'cleared' if frame.get('cleared') is True else 'NOT CLEARED'}): {frame.get('reason', '?')}"), \
-            frame.get("cleared") is not True
+                f"({'cleared' if frame.get('cleared') is True else 'NOT CLEARED'}): {frame.get('reason', '?')}"
+                f"{head}"), frame.get("cleared") is not True
     if t == "drift":
         level = frame.get("level", "?")
         text = (f"[{who}] タッチずれ {level}: {frame.get('shift_mm', '?')} mm / touch drift {level}: "
