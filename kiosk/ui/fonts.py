@@ -14,6 +14,7 @@ import weakref
 from pathlib import Path
 
 import pygame
+import pygame.freetype
 
 #: Characters that must not start a line in Japanese text.
 _NO_LINE_START = "、。，．・：；？！）」』】〕ーぁぃぅぇぉっゃゅょァィゥェォッャュョ〜"
@@ -30,6 +31,38 @@ class FontError(Exception):
     """No usable Japanese font: one line naming the setting and the fix."""
 
 
+def _face(path: Path) -> "pygame.freetype.Font":
+    face = pygame.freetype.Font(str(path))
+    face.pad = True  # text boxes as tall as the font's line, as pygame.font draws them
+    face.antialiased = True
+    return face
+
+
+class SizedFont:
+    """One face at one size, with the few ``pygame.font.Font`` methods the renderer uses."""
+
+    __slots__ = ("face", "size_px", "strong", "__weakref__")
+
+    def __init__(self, face: "pygame.freetype.Font", size_px: int, strong: bool = False) -> None:
+        self.face, self.size_px, self.strong = face, size_px, strong
+
+    def _style(self) -> int:
+        return pygame.freetype.STYLE_STRONG if self.strong else pygame.freetype.STYLE_DEFAULT
+
+    def size(self, text: str) -> tuple[int, int]:
+        r = self.face.get_rect(text, style=self._style(), size=self.size_px)
+        return r.width, r.height
+
+    def render(self, text: str, antialias: bool, color) -> pygame.Surface:
+        return self.face.render(text, fgcolor=color, style=self._style(), size=self.size_px)[0]
+
+    def get_height(self) -> int:
+        return self.face.get_sized_height(self.size_px)
+
+    def get_ascent(self) -> int:
+        return self.face.get_sized_ascender(self.size_px)
+
+
 class Fonts:
     """Fonts of one file at every size used, cached."""
 
@@ -38,10 +71,10 @@ class Fonts:
         if not self.path.is_file():
             raise FontError(f"screen.font_path: {self.path}: no such font file "
                             "(install fonts-noto-cjk or set screen.font_path to a font with Japanese glyphs)")
-        if not pygame.font.get_init():
-            pygame.font.init()
+        if not pygame.freetype.get_init():
+            pygame.freetype.init()
         try:
-            probe = pygame.font.Font(str(self.path), 24)
+            probe = SizedFont(_face(self.path), 24)
             no_kanji = _same_pixels(probe, _PROBE_KANJI, _PROBE_MISSING)
         except (OSError, pygame.error) as exc:
             raise FontError(f"screen.font_path: {self.path}: not a usable font ({exc})") from None
@@ -50,8 +83,12 @@ class Fonts:
                             "(use e.g. /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc)")
         guess = self.path.with_name(self.path.name.replace("Regular", "Bold"))
         self.bold_path = Path(bold_path) if bold_path else (guess if guess.is_file() and guess != self.path else None)
-        self._cache: dict[tuple[int, bool], pygame.font.Font] = {}
-        self._sizes: dict[pygame.font.Font, int] = {}
+        # One FreeType face per file, drawn at any size.  A pygame.font.Font per size
+        # costs 2.3-2.6 MB each with a CJK font (about 30 sizes are tried while fitting),
+        # which alone put the kiosk over its 80 MB memory target.
+        self._faces = {False: _face(self.path), True: _face(self.bold_path or self.path)}
+        self._cache: dict[tuple[int, bool], SizedFont] = {}
+        self._sizes: dict[SizedFont, int] = {}
         self._fitted: dict[tuple, tuple[int, list[str], bool]] = {}
         #: texts that did not fit their box even at the smallest size (drawn clipped)
         self.overflows: list[str] = []
@@ -63,31 +100,28 @@ class Fonts:
         return (len(lines) * self.line_pitch(font) <= h_px
                 and all(font.size(line)[0] <= w_px for line in lines))
 
-    def line_pitch(self, font: pygame.font.Font) -> int:
+    def line_pitch(self, font: SizedFont) -> int:
         """Distance between lines: 1.3 em.  The font's own line size (1.45 em for Noto CJK)
         wastes height that small panels do not have."""
         return round(self._sizes.get(font, font.get_height()) * LINE_EM)
 
-    def ink_offset(self, font: pygame.font.Font) -> int:
+    def ink_offset(self, font: SizedFont) -> int:
         """Where to blit a rendered line so its glyphs sit in the middle of a ``line_pitch`` slot."""
         size = self._sizes.get(font, font.get_height())
         return round(self.line_pitch(font) / 2 - (font.get_ascent() - INK_CENTRE_EM * size))
 
-    def get(self, size_px: int, bold: bool = False) -> pygame.font.Font:
+    def get(self, size_px: int, bold: bool = False) -> "SizedFont":
         size_px = max(6, int(size_px))
         key = (size_px, bold)
         font = self._cache.get(key)
         if font is None:
-            path = self.bold_path if bold and self.bold_path else self.path
-            font = pygame.font.Font(str(path), size_px)
-            if bold and not self.bold_path:
-                font.set_bold(True)
-            self._cache[key] = font
+            face = self._faces[bold and self.bold_path is not None]
+            font = self._cache[key] = SizedFont(face, size_px, strong=bold and self.bold_path is None)
             self._sizes[font] = size_px
         return font
 
     def fit(self, text: str, w_px: int, h_px: int, max_px: int, min_px: int,
-            bold: bool = False, one_line: bool = False) -> tuple[pygame.font.Font, list[str]]:
+            bold: bool = False, one_line: bool = False) -> tuple[SizedFont, list[str]]:
         """The largest font (max..min) whose wrapped lines of ``text`` fit ``w_px`` x ``h_px``.
 
         ``one_line`` never wraps (key labels): it only shrinks.  Results are
@@ -144,7 +178,7 @@ def _ladder(max_px: int, min_px: int) -> list[int]:
     return sizes
 
 
-def _same_pixels(font: pygame.font.Font, a: str, b: str) -> bool:
+def _same_pixels(font: SizedFont, a: str, b: str) -> bool:
     sa, sb = font.render(a, True, (0, 0, 0)), font.render(b, True, (0, 0, 0))
     return sa.get_size() == sb.get_size() and pygame.image.tobytes(sa, "RGBA") == pygame.image.tobytes(sb, "RGBA")
 
@@ -217,10 +251,10 @@ def _tokens(text: str) -> list[str]:
 
 
 #: Token widths per Font object (weak: a Font that goes away takes its widths along).
-_TOKEN_W: "weakref.WeakKeyDictionary[pygame.font.Font, dict[str, int]]" = weakref.WeakKeyDictionary()
+_TOKEN_W: "weakref.WeakKeyDictionary[SizedFont, dict[str, int]]" = weakref.WeakKeyDictionary()
 
 
-def _width(font: pygame.font.Font, tok: str) -> int:
+def _width(font: SizedFont, tok: str) -> int:
     widths = _TOKEN_W.get(font)
     if widths is None:
         widths = _TOKEN_W[font] = {}
@@ -230,7 +264,7 @@ def _width(font: pygame.font.Font, tok: str) -> int:
     return w
 
 
-def _wrap_paragraph(font: pygame.font.Font, tokens: list[str], w_px: int) -> list[str]:
+def _wrap_paragraph(font: SizedFont, tokens: list[str], w_px: int) -> list[str]:
     """Greedy line filling by summed token widths (the caller checks real widths)."""
     lines: list[str] = []
     line, line_w = "", 0
@@ -250,7 +284,7 @@ def _wrap_paragraph(font: pygame.font.Font, tokens: list[str], w_px: int) -> lis
     return lines
 
 
-def wrap(font: pygame.font.Font, text: str, w_px: int, *, balance: bool = False,
+def wrap(font: SizedFont, text: str, w_px: int, *, balance: bool = False,
          phrases: bool = True) -> list[str]:
     """``text`` broken into lines no wider than ``w_px`` (a single too-long token stays whole).
 
