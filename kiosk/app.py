@@ -538,6 +538,8 @@ class Kiosk:
             if not touch_now:
                 self._alert(now, "touch_absent", f"touch panel absent: {self.touch.absent_reason}")
             self._metrics(now)
+        self.session.devices("touch_absent" if not self.presence.touch else
+                             "no_reader" if not (self.presence.reader and self.presence.pcscd) else None)
         self._redraw(now)
         self._watch_fds()
         deadlines = [self.session.next_deadline_s(), self.link.next_deadline_s(now), self.touch.wakeup_s(now)]

@@ -60,6 +60,9 @@ _OUTCOME_TO_RESULT = {
     "no_reader": "error", "no_pcscd": "error", "error": "error",
 }
 
+#: Card outcomes that are device faults -> the fault screen's code (kiosk.ui.strings ``fault_*``).
+_OUTCOME_TO_FAULT = {"no_reader": "no_reader", "no_pcscd": "no_reader", "error": "card_error"}
+
 #: Result screen for each ``pin.result`` result shown in RESULT.
 _RESULT_SCREEN = {"ok": "result_ok", "wrong": "wrong_pin", "locked": "locked",
                   "no_card": "no_card", "error": "fault"}
@@ -121,6 +124,7 @@ class _Entry:
     pins: dict[str, Pin] = field(default_factory=dict)  # step -> Pin
     problem: str | None = None
     result: str | None = None
+    fault: str | None = None  # device fault behind an "error" result
     request_id: int | None = None
 
     @property
@@ -150,6 +154,8 @@ class Session:
         self.ended_reason: str | None = None
         self.pending_end: str | None = None  # end requested while the card is busy
         self.pressed_key: str | None = None
+        #: a device the terminal cannot work without is missing ("touch_absent", "no_reader")
+        self.device_fault: str | None = None
         self.now_s = 0.0
         self._next_request = 1
 
@@ -190,6 +196,10 @@ class Session:
 
     def tick(self, now_s: float) -> list[Effect]:
         return self._dispatch("tick", now_s)
+
+    def devices(self, fault: str | None) -> None:
+        """The app's view of its devices: the idle screen shows a fault instead of waiting."""
+        self.device_fault = fault
 
     def shutdown(self, now_s: float) -> list[Effect]:
         """The process is stopping (SIGTERM): end any session now, in every state.
@@ -253,6 +263,7 @@ class Session:
         if outcome == "ok" and tries_left == 0:
             outcome = "locked"
         result = _OUTCOME_TO_RESULT.get(outcome, "error")
+        e.fault = _OUTCOME_TO_FAULT.get(outcome)
         if result != "ok":
             return self._finish_entry(result, tries_left)
         e.tries_left = tries_left
@@ -327,6 +338,7 @@ class Session:
         if outcome == "wrong" and tries_left == 0:
             outcome = "locked"
         result = _OUTCOME_TO_RESULT.get(outcome, "error")
+        e.fault = _OUTCOME_TO_FAULT.get(outcome)
         if result == "ok" and tries_left is None:
             tries_left = PIN_RULES[e.pin_type].max_tries
         fx = self._finish_entry(result, tries_left)
@@ -479,6 +491,8 @@ class Session:
     def view(self) -> View:
         """What the screen shows now (no PIN material: only the count of typed characters)."""
         if self.state == IDLE:
+            if self.device_fault is not None:  # nothing can start: say why, and to ask staff
+                return View("fault", lang=self.lang, fault=self.device_fault)
             return View("idle", lang=self.lang)
         if self.state == TECHNICIAN:
             return View("idle", lang=self.lang)  # the technician procedure draws its own view
@@ -504,7 +518,7 @@ class Session:
             return View("entry", step=e.step if e.action == "change" else None,
                         entered=len(pin) if pin else 0, enter_enabled=ok, problem=e.problem,
                         pressed_key=self.pressed_key, seconds_left=countdown, **common)
-        return View(_RESULT_SCREEN.get(e.result or "error", "fault"),
+        return View(_RESULT_SCREEN.get(e.result or "error", "fault"), fault=e.fault,
                     seconds_left=countdown, **common)
 
 

@@ -333,3 +333,15 @@ def test_no_sequence_leaks_pins_or_sends_an_invalid_entry(events):
             assert all(p.wiped for p in lent)  # lent Pins come back wiped once the card answered
         if s.state in (ENTRY, WARNING):
             assert s.entry.tries_left and s.entry.tries_left > 0
+
+
+def test_device_fault_shows_at_idle_and_error_results_name_the_fault():
+    s = Session()
+    s.devices("touch_absent")
+    assert s.view().screen == "fault" and s.view().fault == "touch_absent"
+    s.devices(None)
+    assert s.view().screen == "idle"
+    op = card_op(s.begin(0, UA))
+    s.card_result(0, op.request_id, "no_pcscd", None)
+    v = s.view()
+    assert (v.screen, v.fault) == ("fault", "no_reader")
