@@ -269,6 +269,20 @@ def _fail(proc: subprocess.Popen, log_path: Path, what: str) -> RuntimeError:
     return RuntimeError(f"{what}; its stderr ends: {tail.strip()!r}")
 
 
+def _spawn_until_first_frame(argv: list[str], reports: "FrameReports", log_path: Path,
+                             what: str) -> tuple[subprocess.Popen, dict[str, Any]]:
+    """Start a child that reports frames on ``reports``; wait for its first frame."""
+    with open(log_path, "wb") as err:
+        t_spawn = time.monotonic()
+        proc = subprocess.Popen(argv, pass_fds=(reports.write_fd,), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=err, env=_child_env(), cwd=ROOT)
+    reports.start()
+    first = reports.wait(lambda f: True, 30.0)
+    if first is None:
+        raise _fail(proc, log_path, f"{what} drew no frame in 30 s")
+    return proc, {"start_to_first_frame_s": round(first[1] - t_spawn, 3)}
+
+
 def measure_kiosk(config: str | None, work: Path, *, idle_s: float, taps: int) -> dict[str, Any]:
     """The product (``kiosk.app.run_kiosk``) in a subprocess: first frame, idle, typing, RSS."""
     from kiosk.commands.demo import DemoConsole
@@ -290,17 +304,10 @@ def measure_kiosk(config: str | None, work: Path, *, idle_s: float, taps: int) -
     if config:
         argv += ["--config", config]
     console = None
+    proc = None
     typist.connect()
-    with open(log_path, "wb") as err:
-        t_spawn = time.monotonic()
-        proc = subprocess.Popen(argv, pass_fds=(reports.write_fd,), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=err, env=_child_env(), cwd=ROOT)
-    reports.start()
     try:
-        first = reports.wait(lambda f: True, 30.0)
-        if first is None:
-            raise _fail(proc, log_path, "the kiosk drew no frame in 30 s")
-        out: dict[str, Any] = {"start_to_first_frame_s": round(first[1] - t_spawn, 3)}
+        proc, out = _spawn_until_first_frame(argv, reports, log_path, "the kiosk")
         with contextlib.redirect_stdout(io.StringIO()):  # the console's transcript is not our output
             console = DemoConsole(modem.console_path, cfg)
         console.start()
@@ -316,7 +323,7 @@ def measure_kiosk(config: str | None, work: Path, *, idle_s: float, taps: int) -
         out["exit_code"] = proc.returncode
         return out
     finally:
-        if proc.poll() is None:
+        if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
         typist.close()
@@ -341,16 +348,9 @@ def measure_naive(config: str | None, work: Path, *, idle_s: float, taps: int) -
             "--report-fd", str(reports.write_fd)]
     if config:
         argv += ["--config", config]
-    with open(log_path, "wb") as err:
-        t_spawn = time.monotonic()
-        proc = subprocess.Popen(argv, pass_fds=(reports.write_fd,), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=err, env=_child_env(), cwd=ROOT)
-    reports.start()
+    proc = None
     try:
-        first = reports.wait(lambda f: True, 30.0)
-        if first is None:
-            raise _fail(proc, log_path, "the naive loop drew no frame in 30 s")
-        out: dict[str, Any] = {"start_to_first_frame_s": round(first[1] - t_spawn, 3)}
+        proc, out = _spawn_until_first_frame(argv, reports, log_path, "the naive loop")
         time.sleep(min(1.0, idle_s / 2))
         out["idle"] = measure_idle(proc.pid, idle_s)
         out["latency_ms"] = type_load(typist, reports, taps)
@@ -358,7 +358,7 @@ def measure_naive(config: str | None, work: Path, *, idle_s: float, taps: int) -
         out["peak_rss_mb"] = _stop(proc)
         return out
     finally:
-        if proc.poll() is None:
+        if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
         typist.close()

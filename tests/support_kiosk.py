@@ -147,6 +147,12 @@ class KioskUnderTest:
             self.stderr.close()
         return rc
 
+    def finish(self) -> None:
+        """Stop with SIGTERM; the kiosk must exit 0 without a traceback."""
+        rc = self.stop()
+        assert rc == 0, self.err()[-2000:]
+        assert "Traceback" not in self.err()
+
     def everything_written(self) -> dict[str, bytes]:
         blobs = {"stdout": (self.tmp / "stdout").read_bytes(), "stderr": (self.tmp / "stderr").read_bytes(),
                  "serial": bytes(self.console.raw)}
