@@ -48,6 +48,8 @@ log = logging.getLogger("pin_kiosk.app")
 
 #: How often the desktop demo's ``mouse`` source is polled (the real panel is an fd).
 MOUSE_POLL_S = 0.02
+#: The metrics file is rewritten at least this often: the fleet alert fires on a file older than 60 s.
+METRICS_EVERY_S = 20.0
 
 
 @dataclass
@@ -112,6 +114,8 @@ class Kiosk:
         self._down_key: str | None = None
         self._watchdog_s = notifier.watchdog_interval_s() if notifier is not None else None
         self._next_watchdog_s = 0.0
+        self._next_metrics_s = 0.0
+        self._link_up = False
         self.link.status_provider = self.status_fields
         self._mouse = display is not None and getattr(display, "mouse_input", False)
         if cal_status.alert:
@@ -287,6 +291,8 @@ class Kiosk:
         if (wake is not None and wake <= now) or self._mouse:
             self._read_touch(now)
         self._watchdog(now)
+        if now >= self._next_metrics_s:
+            self._metrics(now)
         self._after(now)
 
     # ------------------------------------------------------------- technician
@@ -461,6 +467,7 @@ class Kiosk:
     def _metrics(self, now: float) -> None:
         from kiosk.metrics import METRICS_FILE, MetricsSnapshot, write_metrics
 
+        self._next_metrics_s = now + METRICS_EVERY_S
         st = self.drift.status()
         snap = MetricsSnapshot(
             terminal=self.cfg.terminal.id, sessions_by_result=dict(self.counters.sessions_by_result),
@@ -538,6 +545,10 @@ class Kiosk:
             if not touch_now:
                 self._alert(now, "touch_absent", f"touch panel absent: {self.touch.absent_reason}")
             self._metrics(now)
+        if bool(self.link.up) != self._link_up:
+            self._link_up = bool(self.link.up)
+            self._record("console.link", state="up" if self._link_up else "down", port=self.cfg.console.port)
+            self._metrics(now)
         self.session.devices("touch_absent" if not self.presence.touch else
                              "no_reader" if not (self.presence.reader and self.presence.pcscd) else None)
         self._redraw(now)
@@ -547,6 +558,7 @@ class Kiosk:
             deadlines.append(self.procedure.wakeup_s())
         if self._watchdog_s is not None:
             deadlines.append(self._next_watchdog_s)
+        deadlines.append(self._next_metrics_s)
         if self._mouse:
             deadlines.append(now + MOUSE_POLL_S)  # SDL gives no fd to wait on: desktop demo only
         due = min((d for d in deadlines if d is not None and math.isfinite(d)), default=None)
@@ -620,9 +632,10 @@ def open_kiosk(cfg: Config, *, loop: EventLoop, on_frame: Callable[[View, Any], 
     display = None
     if not headless:
         from kiosk.ui.display import Display, DisplayError
+        from kiosk.ui.fonts import FontError
         try:
             display = Display(cfg.screen, cfg.touch.source)
-        except (DisplayError, Exception) as exc:
+        except (DisplayError, FontError) as exc:
             for part in (card, link, touch, audit):
                 part.close()
             raise StartError(str(exc)) from None

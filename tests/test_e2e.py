@@ -150,6 +150,9 @@ def test_console_cut_mid_session_loses_nothing(kiosk):
     kiosk.console.pump(1.5)
     seen = [(f["boot"], f["seq"]) for f in kiosk.console.received if f["type"] == "pin.result"]
     assert len(seen) == 1  # exactly once
+    import json
+    trail = [json.loads(line) for line in (kiosk.state_dir / "audit.jsonl").read_text().splitlines()]
+    assert [r["state"] for r in trail if r["kind"] == "console.link"] == ["up", "down", "up"]
 
 
 def test_change_signature_pin_then_verify_the_new_one(kiosk):
