@@ -132,6 +132,9 @@ class Kiosk:
     def start(self) -> None:
         now = self.clock()
         self._record("boot", version=__version__, terminal=self.cfg.terminal.id, boot=self.link.boot)
+        if not self.touch.present and self.touch.spec.startswith("evdev:"):
+            # a panel missing at boot is a fault now (a FIFO or recording simply has no writer yet)
+            self._alert(now, "touch_absent", f"touch panel absent: {self.touch.absent_reason}")
         self.loop.add_reader(self.card.fileno(), self._on_card)
         self._watch_fds()
         self._redraw(now)

@@ -89,6 +89,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # pygame greets on stdout when first imported; stdout is for our output (JSON, transcripts)
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(getattr(args, "log_level", None) or "info")
