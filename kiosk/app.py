@@ -377,7 +377,7 @@ class Kiosk:
                                technician=out.technician, rms_mm=round(out.rms_mm, 2),
                                max_mm=round(out.max_mm, 2), points=len(out.errors_mm),
                                message="drift check passed" if out.passed else "drift check failed: calibrate")
-                self._drift_changed(self.drift.drift_check_result(out.passed), now)
+                self._drift_changed(self.drift.drift_check_result(out.passed), now, measured_mm=out.rms_mm)
             else:
                 self.link.send("calibration.result", now, kind="drift_check", ok=False,
                                technician=proc.technician, message="drift check not finished")
@@ -411,19 +411,24 @@ class Kiosk:
         self._drift_changed(self.drift.add_session(summary, e.wrong_pin), now)
         self._metrics(now)
 
-    def _drift_changed(self, change: Any, now: float) -> None:
-        """Keep the estimator; on a level change tell the console and the audit trail."""
+    def _drift_changed(self, change: Any, now: float, measured_mm: float | None = None) -> None:
+        """Keep the estimator; on a level change tell the console and the audit trail.
+
+        ``measured_mm``: the rms error a technician's drift check measured, when that
+        (not the statistics of ordinary taps) moved the level.
+        """
         self._save_drift()
         if change is None:
             return
         st = self.drift.status()
+        how = (f"drift check measured {measured_mm:.1f} mm rms" if measured_mm is not None
+               else f"taps shifted {st['shift_mm']:.1f} mm ({change.reason})")
         self._record("drift.level", level_from=change.old, level_to=change.new, shift_mm=st["shift_mm"],
                      shift_x_mm=st["offset_mm"][0], shift_y_mm=st["offset_mm"][1])
-        self.link.send("drift", now, message=f"drift {change.old} -> {change.new} ({change.reason})",
+        self.link.send("drift", now, message=f"drift {change.old} -> {change.new}: {how}",
                        **self._drift_fields())
         if change.new != "ok":
-            self._alert(now, f"drift_{change.new}",
-                        f"touch panel drift {st['shift_mm']:.1f} mm ({change.reason}): check or calibrate")
+            self._alert(now, f"drift_{change.new}", f"touch panel drift: {how}; check or calibrate")
 
     def _save_drift(self) -> None:
         from kiosk.commands.drift import save_estimator

@@ -52,6 +52,12 @@ class Finger:
         self.rng = random.Random(seed)
         self._fd: int | None = None
 
+    def connect(self) -> None:
+        """Put the panel on line: open the FIFO (blocks until the kiosk reads it) and send a lone
+        SYN_REPORT, so the kiosk sees a writer (touch present) before the first touch."""
+        t = time.time()
+        os.write(self._fd_open(), encode_events([(int(t), int((t % 1) * 1e6), codes.EV_SYN, codes.SYN_REPORT, 0)]))
+
     def _fd_open(self) -> int:
         if self._fd is None:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CLOEXEC)  # blocks until the kiosk reads

@@ -26,7 +26,10 @@ from kiosk.cli import config_from_args
 
 #: The sessions, in order: (title, what the clerk and the citizen do).
 SCENES = ("right PIN", "wrong PIN, then right", "last-try warning, then locked", "locked PIN: nothing sent",
-          "card pulled mid-entry", "timeout", "change the signature PIN")
+          "card pulled mid-entry", "timeout", "change the signature PIN",
+          "the panel drifted 2.5 mm: the technician checks, calibrates, checks again")
+#: How far the demo's touch panel drifts before the technician's scene.
+DRIFT_MM = 2.5
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -128,9 +131,24 @@ class Director(threading.Thread):
     def __init__(self, kiosk: Any, watch: ScreenWatch, console: DemoConsole, finger: Any) -> None:
         super().__init__(name="demo-director", daemon=True)
         self.kiosk, self.watch, self.console, self.finger = kiosk, watch, console, finger
+        self.drifted: Any = None  # the matrix the panel drifted away from
         self.error: BaseException | None = None
 
     # -- the citizen's finger ----------------------------------------------------
+    def touch_px(self, x_px: float, y_px: float) -> None:
+        """The finger on the glass at a screen point, through the panel as it really maps now."""
+        self.finger.tap(*self.panel().inverse().apply(x_px, y_px))
+
+    def panel(self) -> Any:
+        """The panel's true raw-to-screen map: the kiosk's matrix, shifted once the panel drifted."""
+        from calibration.matrix import Affine
+
+        if not self.drifted:
+            return self.kiosk.affine
+        cfg = self.kiosk.cfg.screen
+        a, b, c, d, e, f = self.drifted.as_tuple()
+        return Affine(a, b, c - DRIFT_MM * cfg.width_px / cfg.width_mm, d, e, f - DRIFT_MM * cfg.height_px / cfg.height_mm)
+
     def press(self, key_id: str) -> None:
         from kiosk.keypad import build_layout, build_screen_layout
 
@@ -140,8 +158,7 @@ class Director(threading.Thread):
             layout = build_layout(view.pin_type, cfg.screen, cfg.keypad, view.lang)
         else:
             layout = build_screen_layout(view.screen, view.pin_type, cfg.screen, cfg.keypad, view.lang)
-        x_px, y_px = layout.key_centre_px(key_id)
-        self.finger.tap(*self.kiosk.affine.inverse().apply(x_px, y_px))
+        self.touch_px(*layout.key_centre_px(key_id))
         time.sleep(0.35)  # a person's pace, and past the same-key bounce interval
 
     def type(self, text: str) -> None:
@@ -174,6 +191,7 @@ class Director(threading.Thread):
 
     def play(self) -> None:
         c = self.console
+        self.finger.connect()  # the panel is there from the start
         self.screen("idle")
         time.sleep(0.5)
 
@@ -263,6 +281,30 @@ class Director(threading.Thread):
         self.press("enter")
         self.screen("result_ok")
         self.logout()
+
+        self.scene(8)
+        from calibration.procedure import CALIBRATION_FRACTIONS, DRIFT_CHECK_FRACTIONS, VALIDATION_FRACTIONS, targets_px
+
+        self.drifted = self.kiosk.affine
+        screen = self.kiosk.cfg.screen
+        print(f"    (the touch panel has drifted {DRIFT_MM} mm right and {DRIFT_MM} mm down: "
+              f"{DRIFT_MM * 2 ** 0.5:.1f} mm)", flush=True)
+        for step in ("drift-check tech01", "calibrate tech01", "drift-check tech01"):
+            c.say(step)
+            kind = "drift_check" if step.startswith("drift") else "calibration"
+            self.screen(kind)
+            fractions = DRIFT_CHECK_FRACTIONS if kind == "drift_check" else CALIBRATION_FRACTIONS + VALIDATION_FRACTIONS
+            print(f"    (technician: taps the {len(fractions)} targets)", flush=True)
+            for x, y in targets_px(screen, fractions):
+                self.touch_px(x, y)
+                time.sleep(0.4)
+            if kind == "calibration":
+                self.screen("calibration_result")
+                time.sleep(0.5)
+                print("    (technician: reads the residual map and accepts)", flush=True)
+                self.press("accept")
+                self.drifted = None  # the new matrix is the panel's true map
+            self.screen("idle")
         time.sleep(1.0)  # the last acks
 
 
