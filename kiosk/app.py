@@ -124,7 +124,7 @@ class Kiosk:
     # ------------------------------------------------------------------ set-up
     def _load_drift(self) -> DriftEstimator:
         """The kept estimator, measured against the closest keys in use (the alphanumeric keypad)."""
-        from kiosk.commands.drift import load_estimator
+        from kiosk.drift_state import load_estimator
 
         pitch_mm = key_pitch_mm(*(self._layout_for(View("entry", pin_type=t)) for t in PinType))
         return load_estimator(self.cfg, pitch_mm)
@@ -431,7 +431,7 @@ class Kiosk:
             self._alert(now, f"drift_{change.new}", f"touch panel drift: {how}; check or calibrate")
 
     def _save_drift(self) -> None:
-        from kiosk.commands.drift import save_estimator
+        from kiosk.drift_state import save_estimator
 
         try:
             save_estimator(self.cfg, self.drift)

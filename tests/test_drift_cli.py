@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from calibration.drift import DriftEstimator
-from kiosk.commands.drift import load_estimator, save_estimator, state_path
+from kiosk.drift_state import load_estimator, save_estimator, state_path
 from kiosk.config import load_config
 from tests.support_drift import learned_estimator, summaries
 

@@ -13,7 +13,7 @@ import pytest
 
 from calibration import simulate
 from calibration.drift import DriftEstimator, SessionDrift
-from kiosk.commands.drift import save_estimator
+from kiosk.drift_state import save_estimator
 from kiosk.config import load_config
 from kiosk.pin import PinType
 
