@@ -602,8 +602,7 @@ class StartError(Exception):
     """The kiosk cannot start (screen cannot open, another kiosk holds the state dir): one line, exit 1."""
 
 
-def open_kiosk(cfg: Config, *, loop: EventLoop, on_frame: Callable[[View, Any], None] | None = None,
-               headless: bool = False) -> Kiosk:
+def open_kiosk(cfg: Config, *, loop: EventLoop, on_frame: Callable[[View, Any], None] | None = None) -> Kiosk:
     """Open every driver the configuration names and wire them into a Kiosk.
 
     A missing device is a state, not an error: the touch source, card reader and
@@ -637,16 +636,14 @@ def open_kiosk(cfg: Config, *, loop: EventLoop, on_frame: Callable[[View, Any], 
         audit.close()
         raise ConfigError(cfg.source, "card.source", str(exc)) from None
     link = ConsoleLink(cfg, cfg.state_dir)
-    display = None
-    if not headless:
-        from kiosk.ui.display import Display, DisplayError
-        from kiosk.ui.fonts import FontError
-        try:
-            display = Display(cfg.screen, cfg.touch.source)
-        except (DisplayError, FontError) as exc:
-            for part in (card, link, touch, audit):
-                part.close()
-            raise StartError(str(exc)) from None
+    from kiosk.ui.display import Display, DisplayError
+    from kiosk.ui.fonts import FontError
+    try:
+        display = Display(cfg.screen, cfg.touch.source)
+    except (DisplayError, FontError) as exc:
+        for part in (card, link, touch, audit):
+            part.close()
+        raise StartError(str(exc)) from None
     kiosk = Kiosk(cfg, loop=loop, touch=touch, card=card, link=link, display=display, audit=audit,
                   notifier=Notifier.from_env(), on_frame=on_frame)
     import hashlib
@@ -658,8 +655,7 @@ def open_kiosk(cfg: Config, *, loop: EventLoop, on_frame: Callable[[View, Any], 
     return kiosk
 
 
-def run_kiosk(cfg: Config, on_frame: Callable[[View, Any], None] | None = None,
-              until: Callable[[Kiosk], bool] | None = None) -> int:
+def run_kiosk(cfg: Config, on_frame: Callable[[View, Any], None] | None = None) -> int:
     """``pin-kiosk run``: start, loop until SIGTERM/SIGINT, shut down cleanly.  Returns the exit code."""
     loop = EventLoop()
     kiosk = open_kiosk(cfg, loop=loop, on_frame=on_frame)
