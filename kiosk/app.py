@@ -521,6 +521,7 @@ class Kiosk:
             return
         layout = self._layout_for(view)
         if layout is not self._layout:
+            self._last_char_key = self._erased_key = None  # they belong to the old keypad
             if self.tracker is None:
                 self.tracker = PressTracker.from_config(layout, self.cfg.keypad)
             else:
@@ -588,6 +589,8 @@ def _unix_time(iso: Any) -> float | None:
 
 def _neighbours(layout: KeyLayout, a: str, b: str) -> bool:
     """Keys side by side or diagonal on this keypad (centres within 1.5 key pitches)."""
+    if a not in layout.ids or b not in layout.ids:
+        return False
     (ax, ay), (bx, by) = layout.key_centre_px(a), layout.key_centre_px(b)
     return math.hypot((ax - bx) / layout.px_per_mm_x, (ay - by) / layout.px_per_mm_y) <= 1.5 * layout.pitch_mm
 

@@ -17,7 +17,7 @@ import sys
 
 from kiosk import __version__
 from kiosk.config import Config, ConfigError, load_config
-from kiosk.log import LEVELS, setup_logging
+from kiosk.log import LEVELS, describe_exception, setup_logging
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # last line of defence: one line, no traceback unless asked
         if getattr(args, "debug", False) or os.environ.get("PIN_KIOSK_DEBUG"):
             raise
-        print(f"pin-kiosk {args.command_name}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"pin-kiosk {args.command_name}: internal error: {describe_exception(exc)} "
+              "(run with --debug for a traceback)", file=sys.stderr)
         return EXIT_FAILURE
 
 
