@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from support_scan import pin_in_logs  # noqa: F401  (the PIN scan of pcscd's and the card's logs)
+
 ROOT = Path(__file__).resolve().parent.parent
 BASE_DIR = Path(tempfile.gettempdir()) / f"pin-kiosk-pcsc-{os.getpid()}"
 RUN_DIR = BASE_DIR / "run"
@@ -196,17 +198,3 @@ class PcscStack:
         logs = self.logs()
         shutil.rmtree(BASE_DIR, ignore_errors=True)
         return logs
-
-
-def pin_in_logs(pin: str, logs: bytes) -> bool:
-    """Whether ``pin`` shows in ``logs`` as typed or as hex of its ASCII bytes (APDU dumps).
-
-    Only whole tokens count: pcscd prefixes every line with a running number,
-    in which a 4-digit PIN could appear by chance.
-    """
-    import re
-
-    raw = pin.encode("ascii")
-    forms = [raw, raw.hex().encode(), raw.hex(" ").encode()]
-    return any(re.search(rb"(?<![0-9A-Za-z])" + re.escape(f) + rb"(?![0-9A-Za-z])", logs, re.IGNORECASE)
-               for f in forms)

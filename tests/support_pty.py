@@ -34,6 +34,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from kiosk import frames  # noqa: E402
+from support_scan import pin_in_logs  # noqa: E402
 from kiosk.protocol import COMMAND_WINDOW_FRAMES, Acked, Link, Received, Role  # noqa: E402
 
 #: PINs that exist in the kiosk-side process; they must never appear on the wire.
@@ -47,8 +48,10 @@ def pin_leaks(transcript: bytes) -> list[str]:
     """Every place in a link transcript where a known PIN shows up.
 
     The signature PIN is searched in the raw bytes.  The 4-digit PIN is
-    searched in every field of every frame except the envelope's random and
-    clock digits, and in every line that is not a frame at all.
+    searched as a whole token (``support_scan.pin_in_logs``) in every field of
+    every frame except the envelope's random and clock digits, and in every
+    line that is not a frame at all: a hash such as ``audit_head`` holds four
+    given digits by chance about once in a thousand.
     """
     leaks = []
     if KNOWN_SIGNATURE_PIN.encode() in transcript:
@@ -57,11 +60,11 @@ def pin_leaks(transcript: bytes) -> list[str]:
         try:
             frame = frames.decode_line(line)
         except frames.FrameError:
-            if KNOWN_PIN.encode() in line:
+            if pin_in_logs(KNOWN_PIN, line):
                 leaks.append(f"PIN in a non-frame line {line[:60]!r}")
             continue
         for key, value in frame.items():
-            if key not in _NUMERIC_ENVELOPE and KNOWN_PIN in str(value):
+            if key not in _NUMERIC_ENVELOPE and pin_in_logs(KNOWN_PIN, str(value).encode()):
                 leaks.append(f"PIN in field {key} of {frame['type']}")
     return leaks
 
