@@ -9,11 +9,13 @@ every byte the kiosk wrote, for the PIN scans.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import support_pcsc  # noqa: F401  (points PCSCLITE_CSOCK_NAME at the tests' pcscd before anything uses PC/SC)
@@ -174,3 +176,16 @@ class KioskUnderTest:
                 assert not pin_in_logs(PINS[UA], data), f"4-digit PIN in {name}"
 
 
+@contextlib.contextmanager
+def kiosk_on_stack(stack, tmp: Path) -> "Iterator[KioskUnderTest]":
+    """A fresh card (the shared PINs) and a kiosk over ``stack``; afterwards a clean exit and no PIN anywhere."""
+    if stack.pcscd is None:
+        stack.start_pcscd()
+    stack.insert_card("--pins", PIN_ARG)
+    k = KioskUnderTest(tmp)
+    try:
+        yield k
+    finally:
+        k.finish()
+        k.assert_no_pin_anywhere()
+        stack.remove_card()

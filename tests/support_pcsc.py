@@ -15,6 +15,7 @@ at its default (error) log level and never with ``--apdu``.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from support_scan import pin_in_logs  # noqa: F401  (the PIN scan of pcscd's and the card's logs)
@@ -198,3 +200,16 @@ class PcscStack:
         logs = self.logs()
         shutil.rmtree(BASE_DIR, ignore_errors=True)
         return logs
+
+
+@contextlib.contextmanager
+def running_stack(secrets: tuple[str, ...] | list[str] = ()) -> "Iterator[PcscStack]":
+    """pcscd + vpcd up for a test module; afterwards stopped by PID, removed, logs scanned for ``secrets``."""
+    s = PcscStack()
+    s.start_pcscd()
+    try:
+        yield s
+    finally:
+        logs = s.cleanup()
+        for secret in secrets:
+            assert not pin_in_logs(secret, logs), "a PIN reached pcscd's or the card's output"

@@ -18,7 +18,7 @@ from drivers.card import CardWorker
 from drivers.card.pcsc import PcscBackend
 from kiosk.jpki import CardResult
 from kiosk.pin import Pin, PinType
-from support_pcsc import READER_0, READER_1, ROOT, PcscStack, pin_in_logs
+from support_pcsc import READER_0, READER_1, ROOT, pin_in_logs, running_stack
 
 UA, SIG, RR, CI = PinType.USER_AUTH, PinType.SIGNATURE, PinType.RESIDENT_REGISTRY, PinType.CARD_INFO_INPUT
 # distinctive PINs, so a trace of them in a log cannot be a coincidence
@@ -30,12 +30,8 @@ SECRETS = [*PINS.values(), *WRONG.values(), "NEW9Q2", "3377"]
 
 @pytest.fixture(scope="module")
 def stack():
-    s = PcscStack()
-    s.start_pcscd()
-    try:
+    with running_stack() as s:  # the logs are scanned by test_no_pin_reached_pcscd_or_the_card_output
         yield s
-    finally:
-        s.cleanup()
 
 
 @pytest.fixture

@@ -17,36 +17,22 @@ import time
 
 import pytest
 
-from support_kiosk import NEW_SIG, PIN_ARG, PINS, SECRETS, SIG, UA, KioskUnderTest
-from support_pcsc import PcscStack, pin_in_logs
+from support_kiosk import NEW_SIG, PIN_ARG, PINS, SECRETS, SIG, UA, KioskUnderTest, kiosk_on_stack
+from support_pcsc import running_stack
 from support_pty import TestConsole, open_pty, repoint
 from kiosk.pin import PinType
 
 
 @pytest.fixture(scope="module")
 def stack():
-    s = PcscStack()
-    s.start_pcscd()
-    try:
+    with running_stack(SECRETS) as s:
         yield s
-    finally:
-        logs = s.cleanup()
-        for secret in SECRETS:
-            assert not pin_in_logs(secret, logs), "a PIN reached pcscd's or the card's output"
 
 
 @pytest.fixture
 def kiosk(stack, tmp_path):
-    if stack.pcscd is None:
-        stack.start_pcscd()
-    stack.insert_card("--pins", PIN_ARG)
-    k = KioskUnderTest(tmp_path)
-    try:
+    with kiosk_on_stack(stack, tmp_path) as k:
         yield k
-    finally:
-        k.finish()
-        k.assert_no_pin_anywhere()
-        stack.remove_card()
 
 
 def begin(k: KioskUnderTest, pin_type: PinType = UA, action: str = "verify") -> dict:

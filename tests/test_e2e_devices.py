@@ -8,34 +8,22 @@ from __future__ import annotations
 
 import pytest
 
-from support_kiosk import PIN_ARG, PINS, UA, KioskUnderTest
-from support_pcsc import PcscStack
+from support_kiosk import PIN_ARG, PINS, SECRETS, UA, KioskUnderTest, kiosk_on_stack
+from support_pcsc import running_stack
 from support_pty import wait_for
 from drivers.touch.finger import Finger
 
 
 @pytest.fixture(scope="module")
 def stack():
-    s = PcscStack()
-    s.start_pcscd()
-    try:
+    with running_stack(SECRETS) as s:
         yield s
-    finally:
-        s.cleanup()
 
 
 @pytest.fixture
 def kiosk(stack, tmp_path):
-    if stack.pcscd is None:
-        stack.start_pcscd()
-    stack.insert_card("--pins", PIN_ARG)
-    k = KioskUnderTest(tmp_path)
-    try:
+    with kiosk_on_stack(stack, tmp_path) as k:
         yield k
-    finally:
-        k.finish()
-        k.assert_no_pin_anywhere()
-        stack.remove_card()
 
 
 def last_status(k: KioskUnderTest) -> dict:
