@@ -98,6 +98,7 @@ class ConsoleConfig:
     heartbeat_s: float = _f(5.0, lo=0.5, hi=3600, doc="status heartbeat interval")
     reopen_max_s: float = _f(10.0, lo=0.1, hi=600, doc="longest backoff when reopening a vanished port")
     journal_max_frames: int = _f(10000, lo=10, hi=1000000, doc="unacknowledged frames kept across restarts")
+    time_zone: str = _f("Asia/Tokyo", doc="staff console: the zone its times are shown in (IANA name or +09:00)")
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,11 @@ def _build_table(file: str, name: str, cls: type, raw: Any) -> Any:
 
 
 def _cross_checks(file: str, cfg: Config) -> None:
+    from kiosk.console.wording import zone_named
+    try:
+        zone_named(cfg.console.time_zone)
+    except ValueError as exc:
+        raise ConfigError(file, "console.time_zone", str(exc)) from None
     t = cfg.touch
     if t.x_max <= t.x_min:
         raise ConfigError(file, "touch.x_max", f"must be greater than touch.x_min ({t.x_min})")

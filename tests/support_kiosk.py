@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import support_pcsc  # noqa: F401  (points PCSCLITE_CSOCK_NAME at the tests' pcscd before anything uses PC/SC)
-from support_pty import TestConsole, open_pty, pin_leaks, repoint, wait_for
+from support_pty import NullModem, TestConsole, open_pty, pin_leaks, repoint, wait_for
 from support_scan import pin_in_logs
 
 from calibration import store
@@ -67,7 +67,9 @@ class KioskUnderTest:
     """``pin-kiosk run`` in a subprocess, its console (the test) and its finger."""
 
     def __init__(self, tmp: Path, card: str = "pcsc", extra_config: str = "",
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, modem: NullModem | None = None) -> None:
+        """``modem``: the kiosk's end of a null modem whose other end a real console opens
+        (the test is then not the console, and waits on what that console shows)."""
         self.tmp = tmp
         self.state_dir = tmp / "state"
         self.config = tmp / "kiosk.toml"
@@ -77,10 +79,14 @@ class KioskUnderTest:
         store.install(self.state_dir, SKEWED, {"technician": "e2e"}, axes=axes, screen=self.cfg.screen)
         self.fifo = tmp / "touch.fifo"
         os.mkfifo(self.fifo)
-        self.port_link = tmp / "kiosk-console"  # the udev symlink
-        self.master, slave = open_pty()
-        repoint(self.port_link, slave)
-        self.console = TestConsole(self.master, retransmit_s=0.3)
+        self.modem = modem
+        if modem is None:
+            self.port_link = tmp / "kiosk-console"  # the udev symlink
+            self.master, slave = open_pty()
+            repoint(self.port_link, slave)
+            self.console: TestConsole | None = TestConsole(self.master, retransmit_s=0.3)
+        else:
+            self.port_link, self.console = modem.kiosk_path, None
         self.stdout = open(tmp / "stdout", "wb")
         self.stderr = open(tmp / "stderr", "wb")
         self.proc = subprocess.Popen(
@@ -90,7 +96,8 @@ class KioskUnderTest:
             env={**os.environ, "SDL_VIDEODRIVER": "dummy", **(env or {})})
         self.finger = Finger(str(self.fifo))  # blocks until the kiosk opened the FIFO
         self.transcript = bytearray()
-        self.wait_frame("hello", 20)
+        if self.console is not None:
+            self.wait_frame("hello", 20)
         self.lang = "ja"
         #: How the panel really maps raw units to the screen (a test makes it drift).
         self.panel = SKEWED
@@ -125,7 +132,7 @@ class KioskUnderTest:
     def touch_px(self, x_px: float, y_px: float, pump: bool = True) -> None:
         """A finger on the glass at this screen point (through the panel's true mapping)."""
         self.finger.tap(*self.panel.inverse().apply(x_px, y_px))
-        if pump:
+        if pump and self.console is not None:
             self.console.pump(0.3)  # a person's pace, past the same-key bounce interval
         else:
             time.sleep(0.3)
@@ -143,8 +150,9 @@ class KioskUnderTest:
             if self.proc.poll() is None:
                 self.proc.kill()
             self.finger.lift_off()
-            self.console.pump(0.1)
-            os.close(self.console.fd)
+            if self.console is not None:
+                self.console.pump(0.1)
+                os.close(self.console.fd)
             self.stdout.close()
             self.stderr.close()
         return rc
@@ -157,7 +165,7 @@ class KioskUnderTest:
 
     def everything_written(self) -> dict[str, bytes]:
         blobs = {"stdout": (self.tmp / "stdout").read_bytes(), "stderr": (self.tmp / "stderr").read_bytes(),
-                 "serial": bytes(self.console.raw)}
+                 "serial": bytes(self.console.raw if self.console is not None else self.modem.transcript)}
         for path in self.state_dir.rglob("*"):
             if path.is_file():
                 blobs[str(path.relative_to(self.tmp))] = path.read_bytes()

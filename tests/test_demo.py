@@ -25,7 +25,7 @@ def test_demo_plays_every_scene_and_leaks_nothing(tmp_path):
                  "result: signature certificate PIN changed",
                  "drift check FAILED",
                  "drift check passed",
-                 "session ended (cleared): logout"):
+                 "session ended (logout), cleared"):
         assert line in text, line
     assert "searched for the signature PINs: none found" in text
     assert "Traceback" not in r.stderr

@@ -95,10 +95,17 @@ class DemoConsole(threading.Thread):
     def __init__(self, port: str, cfg: Any, echo: bool = True) -> None:
         super().__init__(name="demo-console", daemon=True)
         self.echo = echo
-        from kiosk.commands.console import StaffConsole
+        from kiosk.console.client import ConsoleClient
+        from kiosk.console.plain import PlainConsole
+        from kiosk.console.station import Station
+        from kiosk.console.wording import zone_named
+        from kiosk.console_link import new_boot
 
         c = cfg.console
-        self.console = StaffConsole(port, c.baudrate, c.retransmit_s, c.reopen_max_s, sys.stdout, False, sys.stderr)
+        client = ConsoleClient(new_boot(), zone_named(c.time_zone), retransmit_s=c.retransmit_s,
+                               heartbeat_s=c.heartbeat_s)
+        self.station = Station(client, port, c.baudrate, c.reopen_max_s)
+        self.console = PlainConsole(self.station, sys.stdout, sys.stderr)
         self.commands: queue.SimpleQueue = queue.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()
         self.stopped = threading.Event()
@@ -110,12 +117,12 @@ class DemoConsole(threading.Thread):
         os.write(self._wake_w, b"x")
 
     def run(self) -> None:
-        end = self.console.end
+        end = self.station.end
         while not self.stopped.is_set():
             now = time.monotonic()
-            self.console.step(now)
+            self.console.step()
             while not self.commands.empty():
-                self.console.command(self.commands.get(), now)
+                self.console.command(self.commands.get())
             deadline = end.next_deadline_s(now)
             timeout = 0.2 if deadline is None else min(0.2, max(0.0, deadline - now))
             fds = [fd for fd in (end.fileno(), self._wake_r) if fd is not None]
@@ -196,7 +203,7 @@ class Director(threading.Thread):
         time.sleep(0.5)
 
         self.scene(1)
-        c.say("begin user_auth verify clerk01")
+        c.say("begin user_auth verify op=clerk01")
         self.screen("entry")
         self.citizen("types the 4-digit PIN and presses 確定")
         self.type("1234")
@@ -262,7 +269,7 @@ class Director(threading.Thread):
         self.screen("idle")
 
         self.scene(7)
-        c.say("begin signature change clerk01")
+        c.say("begin signature change op=clerk01")
         self.screen("entry")
         self.citizen("types the current signature PIN, then a new one twice (a typo first)")
         self.type("ABC123")
@@ -289,7 +296,7 @@ class Director(threading.Thread):
         screen = self.kiosk.cfg.screen
         print(f"    (the touch panel has drifted {DRIFT_MM} mm right and {DRIFT_MM} mm down: "
               f"{DRIFT_MM * 2 ** 0.5:.1f} mm)", flush=True)
-        for step in ("drift-check tech01", "calibrate tech01", "drift-check tech01"):
+        for step in ("drift-check op=tech01", "calibrate op=tech01", "drift-check op=tech01"):
             c.say(step)
             kind = "drift_check" if step.startswith("drift") else "calibration"
             self.screen(kind)
@@ -325,7 +332,7 @@ def run_window(args: argparse.Namespace) -> int:
     from drivers.nullmodem import NullModem
     from kiosk.app import StartError, open_kiosk
     from kiosk.cli import EXIT_FAILURE
-    from kiosk.commands.console import HELP
+    from kiosk.console.commands import help_lines
     from kiosk.config import load_config
     from kiosk.loop import EventLoop
 
@@ -340,7 +347,8 @@ def run_window(args: argparse.Namespace) -> int:
     cfg = load_config(base.source if base.source != "<defaults>" else None, overrides)
     print("pin-kiosk demo (window): click the keys with the mouse; type staff commands here.", flush=True)
     print("The simulated card's PINs: " + ", ".join(cfg.card.sim_pins.split(",")), flush=True)
-    print(HELP, flush=True)
+    help_text = "\n".join(f"  {usage:<36} {text}" for usage, text in help_lines())
+    print(help_text, flush=True)
     loop = EventLoop()
     try:
         kiosk = open_kiosk(cfg, loop=loop)
@@ -356,7 +364,7 @@ def run_window(args: argparse.Namespace) -> int:
             if line in ("quit", "exit"):
                 break
             if line == "help":
-                print(HELP, flush=True)
+                print(help_text, flush=True)
             elif line:
                 console.say(line)
         os.kill(os.getpid(), signal.SIGTERM)

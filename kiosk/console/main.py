@@ -1,0 +1,79 @@
+"""``pin-kiosk console`` (and ``pin-kiosk-console`` on a staff PC): pick the face, start the core.
+
+The line console when stdin is a terminal; the plain face for pipes and
+``--json``; the window with ``--gui``.  Settings come from the kiosk's TOML
+``[console]`` table (baudrate, retransmit_s, heartbeat_s, reopen_max_s,
+time_zone) when ``--config`` names one, else the defaults.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from kiosk.config import Config, ConfigError, config_from_dict
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", required=True, metavar="PORT",
+                        help="the kiosk's line: device path (COM3, /dev/ttyUSB0) or pyserial URL (socket://host:port)")
+    face = parser.add_mutually_exclusive_group()
+    face.add_argument("--gui", action="store_true", help="open the clerk's window (Tk) instead of the line console")
+    face.add_argument("--json", action="store_true", help="print each new kiosk frame as one JSON object (scripts)")
+    parser.add_argument("--time-zone", metavar="ZONE", default=None,
+                        help="show times in ZONE (default: [console] time_zone, Asia/Tokyo)")
+    parser.add_argument("--layout-file", metavar="FILE", default=None, help=argparse.SUPPRESS)
+
+
+def _zone(cfg: Config, override: str | None):  # -> tzinfo
+    from kiosk.console.wording import zone_named
+    name = override or cfg.console.time_zone
+    try:
+        return zone_named(name)
+    except ValueError as exc:
+        raise ConfigError("--time-zone" if override else cfg.source, "console.time_zone", str(exc)) from None
+
+
+def run_console(args: argparse.Namespace, cfg: Config) -> int:
+    from kiosk.console.client import ConsoleClient
+    from kiosk.console.station import Station
+    from kiosk.console_link import new_boot
+
+    if not args.port.strip():
+        from kiosk.cli import UsageError
+        raise UsageError("--port must name a device path or URL")
+    c = cfg.console
+    client = ConsoleClient(new_boot(), _zone(cfg, args.time_zone), retransmit_s=c.retransmit_s,
+                           heartbeat_s=c.heartbeat_s)
+    station = Station(client, args.port, c.baudrate, c.reopen_max_s)
+    stop = threading.Event()
+    if args.gui:
+        from kiosk.console.window import run_window
+        return run_window(station, layout_file=args.layout_file)
+    if args.json or sys.stdin is None or not sys.stdin.isatty():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        from kiosk.console.plain import run_plain
+        return run_plain(station, sys.stdin, sys.stdout, sys.stderr, args.json, stop)
+    from kiosk.console.line import run_line
+    return run_line(station)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``pin-kiosk-console``: the console alone, for a staff PC that has only this part installed."""
+    from kiosk.config import load_config
+    from kiosk.log import setup_logging
+
+    parser = argparse.ArgumentParser(prog="pin-kiosk-console", description="the clerk's console of a pin-kiosk terminal")
+    parser.add_argument("--config", metavar="FILE", default=None, help="TOML with a [console] table")
+    configure(parser)
+    args = parser.parse_args(argv)
+    setup_logging("warning")
+    try:
+        cfg = load_config(args.config) if args.config else config_from_dict({}, "<defaults>")
+        return run_console(args, cfg)
+    except ConfigError as exc:
+        print(f"pin-kiosk-console: config error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
