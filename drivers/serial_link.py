@@ -28,9 +28,13 @@ import errno
 import logging
 import os
 import select
-import termios
 
 import serial
+
+try:
+    import termios
+except ImportError:  # Windows (the staff console's PC): its ports have no descriptor and no termios
+    termios = None  # type: ignore[assignment]
 
 log = logging.getLogger("pin_kiosk.serial")
 
@@ -123,7 +127,7 @@ class SerialPort:
 
     def _close(self) -> None:
         ser, fd, self._ser, self._fd = self._ser, self._fd, None, None
-        if fd is not None:
+        if fd is not None and termios is not None:
             # A tty's close waits for unsent output to drain (up to closing_wait, 30 s on
             # USB-serial).  Unacked frames are in the journal: drop the output instead.
             try:

@@ -253,11 +253,15 @@ class Kiosk:
             self._record("reader.present", reader=ev.reader or "", present=self.presence.reader)
             if not self.presence.reader:
                 self._alert(now, "reader_absent", "card reader disconnected")
+            else:
+                self.link.clear_alert("reader_absent")
         elif kind in ("pcscd_down", "pcscd_up"):
             self.presence.pcscd = kind == "pcscd_up"
             if not self.presence.pcscd:
                 self.presence.reader = self.presence.card = False
                 self._alert(now, "pcscd_down", "PC/SC service not reachable")
+            else:
+                self.link.clear_alert("pcscd_down")
         self._metrics(now)
 
     def _on_link(self, now: float) -> None:
@@ -353,6 +357,8 @@ class Kiosk:
                               axes=self.touch.axes, screen=self.cfg.screen)
                 self.affine = out.affine
                 self.calibration_source = "active"
+                for code in ("calibration_missing", "calibration_corrupt", "calibration_mismatch"):
+                    self.link.clear_alert(code)
                 was = self.drift.level
                 self.drift.reset_baseline()
                 self._drift_changed(LevelChange(was, "ok", "calibrated") if was != "ok" else None, now)
@@ -428,6 +434,9 @@ class Kiosk:
                      shift_x_mm=st["offset_mm"][0], shift_y_mm=st["offset_mm"][1])
         self.link.send("drift", now, message=f"drift {change.old} -> {change.new}: {how}",
                        **self._drift_fields())
+        for level in ("warn", "alert"):
+            if level != change.new:
+                self.link.clear_alert(f"drift_{level}")
         if change.new != "ok":
             self._alert(now, f"drift_{change.new}", f"touch panel drift: {how}; check or calibrate")
 
@@ -554,6 +563,8 @@ class Kiosk:
             self._record("touch.present", device=self.touch.spec, present=touch_now)
             if not touch_now:
                 self._alert(now, "touch_absent", f"touch panel absent: {self.touch.absent_reason}")
+            else:
+                self.link.clear_alert("touch_absent")
             self._metrics(now)
         mismatch = self.touch.pipeline.axis_mismatch
         if mismatch and mismatch != self._axis_mismatch:

@@ -43,7 +43,8 @@ from kiosk import __version__, frames
 from kiosk.config import Config
 from kiosk.durable import write_atomic
 from kiosk.journal import JOURNAL_NAME, OVERFLOW_CODE, Journal
-from kiosk.protocol import SILENT_HEARTBEATS, Acked, Command, Event, Greeted, Link, LinkState, Rejected, Role
+from kiosk.protocol import (SILENT_HEARTBEATS, STANDING_ALERTS, Acked, Command, Event, Greeted, Link, LinkState,
+                            Rejected, Role)
 
 log = logging.getLogger("pin_kiosk.console")
 
@@ -180,6 +181,8 @@ class ConsoleLink:
         self.status_provider: Callable[[], dict[str, Any]] | None = None
         self._reporting = False
         self.rejected = 0
+        #: Standing alerts (protocol.STANDING_ALERTS) not yet cleared: code -> (fields, (boot, seq) sent as).
+        self._standing: dict[str, tuple[dict[str, Any], tuple[str, int]]] = {}
 
     def _load_seen(self) -> list[tuple[str, int]]:
         try:
@@ -250,6 +253,9 @@ class ConsoleLink:
             return None
         if refused:
             log.error("console frame %s: fields not in the schema were left out: %s", type, ", ".join(refused))
+        if type == "alert" and frame["code"] in STANDING_ALERTS and not frame.get("resent"):
+            self._standing[frame["code"]] = ({k: frame[k] for k in ("code", "message", "level") if k in frame},
+                                             (frame["boot"], frame["seq"]))
         if type == "status":
             self._link.send_unreliable(frame)
         else:
@@ -258,6 +264,24 @@ class ConsoleLink:
             self._report_overflow(now_s)  # journaled right behind the frame that overflowed
         self._end.flush(now_s)
         return frame
+
+    def clear_alert(self, code: str) -> None:
+        """The condition behind a standing alert is over: no longer listed nor re-sent."""
+        self._standing.pop(code, None)
+
+    @property
+    def standing_alerts(self) -> list[str]:
+        return sorted(self._standing)
+
+    def _resend_standing(self, now_s: float) -> None:
+        """After a hello: every standing alert again, so a console started late learns of it.
+
+        One whose first frame is still waiting in the journal is not doubled: the backlog brings it.
+        """
+        pending = {(f["boot"], f["seq"]) for f in self._link.pending_frames()}
+        for fields, key in list(self._standing.values()):
+            if key not in pending:
+                self.send("alert", now_s, resent=True, **fields)
 
     def send_status(self, now_s: float, **fields: Any) -> None:
         """Remember the terminal's state and send a heartbeat now (also sent every heartbeat_s)."""
@@ -271,7 +295,7 @@ class ConsoleLink:
             except Exception:  # a broken provider must not stop the link
                 log.exception("status provider failed")
         fields = dict(self._status, rx_errors=self.rx_errors, link=self._link.state.value,
-                      journal_frames=self.pending)
+                      journal_frames=self.pending, alerts=self.standing_alerts)
         self._link.heartbeat_sent(now_s)
         self.send("status", now_s, **fields)
 
@@ -318,6 +342,7 @@ class ConsoleLink:
                 self.send("alert", now_s, code="bad_command", level="warning", message=ev.reason)
             elif isinstance(ev, Greeted):
                 log.info("console link up")
+                self._resend_standing(now_s)
         if acked:
             try:
                 self._journal.remove(acked)
@@ -325,8 +350,14 @@ class ConsoleLink:
                 self._journal_ok = False
                 log.error("console journal: could not record acks: %s", exc)
         self._report_overflow(now_s)
+        self._greet_a_new_console()
         self._end.flush(now_s)
         return commands
+
+    def _greet_a_new_console(self) -> None:
+        if self._link.peer_changed:
+            log.info("another console process answers: greeting it")
+            self._link.regreet(self._hello())
 
     def tick(self, now_s: float) -> list[Command]:
         """Reopen a lost port, regreet a silent console, heartbeat, retransmit, flush.
@@ -340,6 +371,7 @@ class ConsoleLink:
         if self._link.peer_silent(now_s):
             log.warning("console silent for %d heartbeats: greeting again", SILENT_HEARTBEATS)
             self._link.regreet(self._hello())
+        self._greet_a_new_console()
         if self._link.heartbeat_due(now_s):
             self._heartbeat(now_s)
         self._report_overflow(now_s)

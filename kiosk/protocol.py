@@ -29,7 +29,10 @@ it is ``greeting``: only ``hello`` goes out, retransmitted, and everything
 else waits; the console's ack of that hello makes it ``up``, when the backlog
 flows and heartbeats start.  A console that stays silent for
 ``SILENT_HEARTBEATS`` heartbeats (it acks each one, so silence means it is
-gone) sends the kiosk back to ``greeting``.  The console side has no greeting.
+gone) sends the kiosk back to ``greeting``, and so does a frame from a console
+``boot`` other than the one that acked the hello (the console program was
+restarted, or another took its place, and has missed the kiosk's state).
+The console side has no greeting.
 
 *Nothing PIN-derived on the wire.*  ``KIOSK_FRAMES`` is a whitelist: per type,
 the only fields that may be sent and what each may hold (enums, flags, small
@@ -79,6 +82,7 @@ class LinkEvent(str, enum.Enum):
     LOST = "lost"
     HELLO_ACKED = "hello_acked"
     PEER_SILENT = "peer_silent"
+    PEER_CHANGED = "peer_changed"  # a console process other than the one that acked our hello answers
 
 
 #: (role, state, event) -> next state.  Pairs not listed leave the state unchanged.
@@ -88,6 +92,7 @@ LINK_TABLE: dict[tuple[Role, LinkState, LinkEvent], LinkState] = {
     (Role.KIOSK, LinkState.GREETING, LinkEvent.LOST): LinkState.DOWN,
     (Role.KIOSK, LinkState.UP, LinkEvent.LOST): LinkState.DOWN,
     (Role.KIOSK, LinkState.UP, LinkEvent.PEER_SILENT): LinkState.GREETING,
+    (Role.KIOSK, LinkState.UP, LinkEvent.PEER_CHANGED): LinkState.GREETING,
     (Role.CONSOLE, LinkState.DOWN, LinkEvent.OPENED): LinkState.UP,
     (Role.CONSOLE, LinkState.UP, LinkEvent.LOST): LinkState.DOWN,
 }
@@ -124,6 +129,10 @@ def _optional(check: Check) -> Check:
     return lambda v: v is None or check(v)
 
 
+def _list_of(check: Check, most: int) -> Check:
+    return lambda v: isinstance(v, list) and len(v) <= most and all(check(x) for x in v)
+
+
 def _object(schema: dict[str, Check]) -> Check:
     return lambda v: isinstance(v, dict) and all(k in schema and schema[k](x) for k, x in v.items())
 
@@ -132,6 +141,12 @@ PIN_TYPES = tuple(p.value for p in PinType)
 ACTIONS = ("verify", "change")
 RESULTS = ("ok", "wrong", "locked", "cancelled", "timeout", "card_removed", "no_card", "error")
 MAX_TRIES = max(r.max_tries for r in PIN_RULES.values())
+#: ``session.warning`` kinds: the citizen has one try left; the session is about to time out.
+WARNING_KINDS = ("last_try", "timeout_soon")
+#: Alert codes that name a lasting condition of the terminal: kept while it lasts, listed in
+#: every ``status`` (``alerts``) and re-sent after every ``hello`` (kiosk.console_link).
+STANDING_ALERTS = frozenset({"reader_absent", "pcscd_down", "touch_absent", "drift_warn", "drift_alert",
+                             "calibration_missing", "calibration_corrupt", "calibration_mismatch"})
 
 #: A state, reason or code name: lowercase words, no digits (a digit PIN cannot hide in it).
 WORD = _pattern(r"[a-z][a-z_.]{0,47}")
@@ -170,7 +185,7 @@ KIOSK_FRAMES: dict[str, FrameSchema] = {
         "state": WORD, "link": _choice("down", "greeting", "up"),
         "reader": _bool, "card": _bool, "touch": _bool, "rx_errors": COUNT,
         "drift": DRIFT_SUMMARY, "audit_head": HEX_DIGEST, "session": _bool,
-        "calibrated": _bool, "journal_frames": COUNT,
+        "calibrated": _bool, "journal_frames": COUNT, "alerts": _list_of(WORD, 32),
     }, reliable=False),
     "session.started": _schema({"operator": OPERATOR, "pin_type": _choice(*PIN_TYPES),
                                 "action": _choice(*ACTIONS)}),
@@ -188,8 +203,10 @@ KIOSK_FRAMES: dict[str, FrameSchema] = {
                                    "technician": OPERATOR, "rms_mm": MM, "max_mm": MM,
                                    "points": COUNT, "validation_points": COUNT, "message": TEXT},
                                   ("kind", "ok")),
+    "session.warning": _schema({"kind": _choice(*WARNING_KINDS), "pin_type": _choice(*PIN_TYPES),
+                                "seconds_left": _int(0, 3600)}, ("kind",)),
     "alert": _schema({"code": WORD, "message": TEXT, "level": _choice("warning", "fault"),
-                      "lost": COUNT}, ("code", "message")),
+                      "lost": COUNT, "state": WORD, "resent": _bool}, ("code", "message")),
 }
 
 #: Console -> kiosk commands: fields, required fields.
@@ -334,6 +351,9 @@ class Link:
     _seen: set[Key] = field(default_factory=set)
     _seen_order: deque[Key] = field(default_factory=deque)
     _last_rx_s: float = 0.0
+    #: The console boot that acked our last hello; another boot heard sets ``peer_changed``.
+    peer_boot: str | None = None
+    peer_changed: bool = False
     _next_heartbeat_s: float | None = None
 
     # -- state ---------------------------------------------------------------
@@ -367,8 +387,10 @@ class Link:
             out.sent_at_s = None
 
     def regreet(self, hello: dict[str, Any]) -> None:
-        """The console went silent: greet again before anything else."""
-        if self._fire(LinkEvent.PEER_SILENT):
+        """The console went silent or changed: greet again before anything else."""
+        event = LinkEvent.PEER_CHANGED if self.peer_changed else LinkEvent.PEER_SILENT
+        self.peer_changed = False
+        if self._fire(event):
             self._hello = _Outgoing(hello, frames.encode(hello))
             self._next_heartbeat_s = None
 
@@ -488,6 +510,9 @@ class Link:
             self.echoes += 1  # our own line coming back (loop://, an echoing modem): not the peer
             return []
         self._last_rx_s = now_s
+        if (self.role is Role.KIOSK and self.state is LinkState.UP and self.peer_boot is not None
+                and frame["boot"] != self.peer_boot and frame["type"] not in KIOSK_FRAMES):
+            self.peer_changed = True
         if frame["type"] == "ack":
             return self._on_ack(frame, now_s)
         if self.state is not LinkState.DOWN:
@@ -515,6 +540,7 @@ class Link:
         h = self._hello
         if h is not None and (boot, seq) == (h.frame["boot"], h.frame["seq"]):
             self._hello = None
+            self.peer_boot = frame["boot"]
             if self._fire(LinkEvent.HELLO_ACKED):
                 self._next_heartbeat_s = now_s  # tell the console where we are at once
                 for item in self._pending.values():

@@ -158,6 +158,7 @@ class Session:
         self.device_fault: str | None = None
         self.now_s = 0.0
         self._next_request = 1
+        self._timeout_warned_for: float | None = None  # the timeout whose countdown the console was told of
 
     # ------------------------------------------------------------------ events
     def begin(self, now_s: float, pin_type: PinType, action: str = "verify",
@@ -220,7 +221,8 @@ class Session:
         handler = TRANSITIONS[self.state].get(event)
         if handler is None:
             if event in ("begin", "cancel", "logout"):
-                return [self._alert("not_now", f"{event} ignored while {self.state}")]
+                return [ToConsole("alert", {"code": "not_now", "message": f"{event} ignored while {self.state}",
+                                            "state": self.state})]
             return []
         return handler(self, now_s, **kw)
 
@@ -270,6 +272,8 @@ class Session:
         fx: list[Effect] = [ToConsole("entry.started", {
             "pin_type": e.pin_type.value, "action": e.action, "tries_left": tries_left})]
         self.state = WARNING if tries_left == 1 else ENTRY
+        if tries_left == 1:  # the clerk is told too: one more wrong entry locks the PIN
+            fx.append(ToConsole("session.warning", {"kind": "last_try", "pin_type": e.pin_type.value}))
         return fx
 
     def _on_key_warning(self, now_s: float, key_id: str) -> list[Effect]:
@@ -394,10 +398,16 @@ class Session:
             if self.ended_at_s is not None and now_s >= self.ended_at_s + self.ended_screen_s:
                 self._reset_session()
             return []
-        if now_s >= self.last_activity_s + self.inactivity_timeout_s:
+        timeout_at = self.last_activity_s + self.inactivity_timeout_s
+        if now_s >= timeout_at:
             if self.entry is not None and self.entry.result is None:
                 return self._abandon("timeout")
             return self._end("timeout")
+        if now_s >= timeout_at - COUNTDOWN_FROM_S and self._timeout_warned_for != timeout_at:
+            # the countdown the citizen now sees starts: the clerk hears of it once per countdown
+            self._timeout_warned_for = timeout_at
+            return [ToConsole("session.warning", {"kind": "timeout_soon",
+                                                  "seconds_left": int(timeout_at - now_s + 0.999)})]
         return []
 
     def _on_technician(self, now_s: float, active: bool) -> list[Effect]:

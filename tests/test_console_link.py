@@ -378,3 +378,30 @@ def test_loss_count_survives_a_kiosk_restart_during_the_outage(tmp_path):
     assert len(drifts) + sum(a["lost"] for a in alerts) == 40 and drifts[-1] == 39
     os.close(master)
     second.close()
+
+
+def test_standing_alerts_are_listed_in_status_and_resent_after_every_hello(tmp_path, pty_pair):
+    """A console that comes late, or comes back, learns of the conditions still in force."""
+    master, path = pty_pair
+    link = make_link(tmp_path, path)
+    first = TestConsole(master)
+    run(link, first, 3, until=lambda: "hello" in first.types())
+    link.send("alert", time.monotonic(), code="reader_absent", level="fault", message="card reader disconnected")
+    link.send("alert", time.monotonic(), code="touch_absent", level="fault", message="touch panel absent")
+    link.send("alert", time.monotonic(), code="busy", message="calibrate refused")  # an event, not a condition
+    link.clear_alert("touch_absent")  # the panel came back
+    run(link, first, 3, until=lambda: first.types().count("alert") == 3 and link.pending == 0)
+    link.send_status(time.monotonic(), state="idle")
+    run(link, first, 2, until=lambda: "status" in first.types())
+    assert [f["alerts"] for f in first.received if f["type"] == "status"][-1] == ["reader_absent"]
+
+    # the staff PC's console restarts: a new boot id, silence, the kiosk greets again
+    late = TestConsole(master)
+    late.link.boot = "1a7ec0de"
+    run(link, late, 10, until=lambda: "alert" in late.types())
+    resent = [f for f in late.received if f["type"] == "alert"]
+    assert [(f["code"], f.get("resent")) for f in resent] == [("reader_absent", True)]
+    assert resent[0]["message"] == "card reader disconnected" and resent[0]["level"] == "fault"
+    # its ack of a heartbeat made the kiosk greet the new console before re-sending
+    assert late.types().index("hello") < late.types().index("alert")
+    link.close()

@@ -165,7 +165,7 @@ def test_whitelist_refuses_fields_outside_the_schema_and_pin_like_values():
 
 def test_every_kiosk_type_and_command_round_trips_through_the_wire():
     assert set(KIOSK_FRAMES) == {"hello", "status", "session.started", "entry.started", "pin.result",
-                                 "session.ended", "drift", "calibration.result", "alert"}
+                                 "session.ended", "drift", "calibration.result", "alert", "session.warning"}
     assert set(COMMANDS) == {"begin", "cancel", "logout", "status_request", "drift_check", "calibrate"}
     k, c = kiosk(), console()
     greet(k, c)
@@ -177,6 +177,7 @@ def test_every_kiosk_type_and_command_round_trips_through_the_wire():
         "drift": {"level": "warn", "shift_mm": 1.7, "taps": 80},
         "calibration.result": {"kind": "calibrate", "ok": True, "technician": "T1", "rms_mm": 0.4},
         "alert": {"code": "reader_gone", "message": "カードリーダーがありません", "level": "fault"},
+        "session.warning": {"kind": "timeout_soon", "seconds_left": 10},
     }
     for t, fields in samples.items():
         frame, refused = k.build(t, fields, "ts")
@@ -197,6 +198,24 @@ def test_silent_console_sends_the_kiosk_back_to_greeting():
     assert k.next_deadline_s(1.0) <= limit + 0.01
     k.regreet(k.build("hello", {"version": 1}, "ts")[0])
     assert k.state is LinkState.GREETING and [f["type"] for f in decode(k.poll(limit + 0.1))] == ["hello"]
+
+
+def test_a_new_console_boot_is_greeted_so_it_learns_the_state():
+    k, c = kiosk(), console()
+    greet(k, c, now=0.0)
+    assert k.peer_boot == c.boot and not k.peer_changed
+    restarted = Link(Role.CONSOLE, "c0ffee-2", retransmit_s=1.0)
+    restarted.opened(1.0)
+    status, _ = k.build("status", {"state": "idle"}, "ts")
+    k.send_unreliable(status)
+    for f in decode(k.poll(1.0)):
+        restarted.receive(f, 1.0)
+    for f in decode(restarted.poll(1.0)):  # its ack of the heartbeat
+        k.receive(f, 1.0)
+    assert k.peer_changed
+    k.regreet(k.build("hello", {"version": 1}, "ts")[0])
+    assert k.state is LinkState.GREETING and not k.peer_changed
+    assert [f["type"] for f in decode(k.poll(1.0))] == ["hello"]
 
 
 def test_lost_link_resends_everything_after_the_next_greeting():

@@ -131,7 +131,7 @@ def test_every_end_wipes_and_tells_the_console():
         elif end == "citizen_cancel":
             fx = s.key(2, "cancel")
         elif end == "timeout":
-            assert s.tick(60.9) == []
+            assert not frames(s.tick(60.9), "session.ended")  # not yet (the console was warned, see below)
             fx = s.tick(61.0)
         else:
             fx = s.card_removed(2)
@@ -345,3 +345,20 @@ def test_device_fault_shows_at_idle_and_error_results_name_the_fault():
     s.card_result(0, op.request_id, "no_pcscd", None)
     v = s.view()
     assert (v.screen, v.fault) == ("fault", "no_reader")
+
+
+def test_the_console_is_warned_once_of_a_coming_timeout_and_of_a_last_try():
+    s = Session(inactivity_timeout_s=60)
+    start(s)
+    assert frames(s.tick(49.0), "session.warning") == []
+    warned = frames(s.tick(50.2), "session.warning")
+    assert [w.fields for w in warned] == [{"kind": "timeout_soon", "seconds_left": 10}]
+    assert frames(s.tick(55.0), "session.warning") == []  # once per countdown
+    s.touch(56.0)  # the citizen moves: a new countdown later, a new warning
+    assert frames(s.tick(106.5), "session.warning")[0].fields["kind"] == "timeout_soon"
+
+    s = Session()
+    fx = s.begin(0, PinType.USER_AUTH)
+    fx = s.card_result(0.1, fx[-1].request_id, "ok", 1)
+    assert [w.fields for w in frames(fx, "session.warning")] == [{"kind": "last_try", "pin_type": "user_auth"}]
+    assert s.state == "last_try_warning"
