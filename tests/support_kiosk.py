@@ -67,7 +67,8 @@ class KioskUnderTest:
     """``pin-kiosk run`` in a subprocess, its console (the test) and its finger."""
 
     def __init__(self, tmp: Path, card: str = "pcsc", extra_config: str = "",
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, cwd: Path | None = None,
+                 preexec_fn=None) -> None:
         self.tmp = tmp
         self.state_dir = tmp / "state"
         self.config = tmp / "kiosk.toml"
@@ -86,7 +87,8 @@ class KioskUnderTest:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kiosk", "run", "--config", str(self.config), "--touch", f"events:{self.fifo}",
              "--card", card, "--serial", str(self.port_link), "--state-dir", str(self.state_dir)],
-            cwd=ROOT, stdout=self.stdout, stderr=self.stderr, stdin=subprocess.DEVNULL,
+            cwd=cwd or ROOT, stdout=self.stdout, stderr=self.stderr, stdin=subprocess.DEVNULL,
+            preexec_fn=preexec_fn,
             env={**os.environ, "SDL_VIDEODRIVER": "dummy", **(env or {})})
         self.finger = Finger(str(self.fifo))  # blocks until the kiosk opened the FIFO
         self.transcript = bytearray()
