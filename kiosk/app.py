@@ -638,7 +638,13 @@ def open_kiosk(cfg: Config, *, loop: EventLoop, on_frame: Callable[[View, Any], 
         touch.close()
         audit.close()
         raise ConfigError(cfg.source, "card.source", str(exc)) from None
-    link = ConsoleLink(cfg, cfg.state_dir)
+    from kiosk.console_key import KeyFileError
+    try:
+        link = ConsoleLink(cfg, cfg.state_dir)
+    except KeyFileError as exc:
+        for part in (card, touch, audit):
+            part.close()
+        raise ConfigError(cfg.source, "console.key_file", str(exc)) from None
     from kiosk.ui.display import Display, DisplayError
     from kiosk.ui.fonts import FontError
     try:
