@@ -186,8 +186,10 @@ COMMAND_NAMES: dict[str, w.Pair] = {
 class ConsoleClient:
     """The console's end of the link and its picture of the terminal; pure."""
 
-    def __init__(self, boot: str, zone: tzinfo, *, retransmit_s: float = 1.0, heartbeat_s: float = 5.0) -> None:
-        self.link = Link(Role.CONSOLE, boot, retransmit_s=retransmit_s, window=COMMAND_WINDOW_FRAMES)
+    def __init__(self, boot: str, zone: tzinfo, *, retransmit_s: float = 1.0, heartbeat_s: float = 5.0,
+                 key: bytes | None = None) -> None:
+        """``key``: the terminal's console key (protocol 2, kiosk.console_key); None speaks version 1."""
+        self.link = Link(Role.CONSOLE, boot, retransmit_s=retransmit_s, window=COMMAND_WINDOW_FRAMES, key=key)
         self.zone = zone
         self.picture = Picture()
         #: The kiosk sends a status every heartbeat_s: this long without a frame means trouble.

@@ -3,7 +3,7 @@
 The line console when stdin is a terminal; the plain face for pipes and
 ``--json``; the window with ``--gui``.  Settings come from the kiosk's TOML
 ``[console]`` table (baudrate, retransmit_s, heartbeat_s, reopen_max_s,
-time_zone) when ``--config`` names one, else the defaults.
+time_zone, key_file) when ``--config`` names one, else the defaults.
 """
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     face = parser.add_mutually_exclusive_group()
     face.add_argument("--gui", action="store_true", help="open the clerk's window (Tk) instead of the line console")
     face.add_argument("--json", action="store_true", help="print each new kiosk frame as one JSON object (scripts)")
+    parser.add_argument("--key-file", metavar="FILE",
+                        help="the terminal's console key (protocol 2; default: [console] key_file of --config)")
     parser.add_argument("--time-zone", metavar="ZONE", default=None,
                         help="show times in ZONE (default: [console] time_zone, Asia/Tokyo)")
     parser.add_argument("--layout-file", metavar="FILE", default=None, help=argparse.SUPPRESS)
@@ -44,8 +46,16 @@ def run_console(args: argparse.Namespace, cfg: Config) -> int:
         from kiosk.cli import UsageError
         raise UsageError("--port must name a device path or URL")
     c = cfg.console
+    from kiosk.console_key import KeyFileError, load_key
+    try:
+        key = load_key(args.key_file or c.key_file)
+        if key is None and args.key_file:
+            raise KeyFileError(f"{args.key_file}: no such key file")
+    except KeyFileError as exc:
+        print(f"pin-kiosk console: {exc}", file=sys.stderr)
+        return 2
     client = ConsoleClient(new_boot(), _zone(cfg, args.time_zone), retransmit_s=c.retransmit_s,
-                           heartbeat_s=c.heartbeat_s)
+                           heartbeat_s=c.heartbeat_s, key=key)
     station = Station(client, args.port, c.baudrate, c.reopen_max_s)
     stop = threading.Event()
     if args.gui:
