@@ -314,7 +314,7 @@ def measure_kiosk(config: str | None, work: Path, *, idle_s: float, taps: int) -
         time.sleep(min(1.0, idle_s / 2))  # the link comes up, the first heartbeat goes
         out["idle"] = measure_idle(proc.pid, idle_s)
         with contextlib.redirect_stdout(io.StringIO()):
-            console.say("begin user_auth verify bench")
+            console.say("begin user_auth verify op=bench")
         if reports.wait(lambda f: f[2] == "entry", 10.0) is None:
             raise _fail(proc, log_path, "the kiosk never showed the keypad after 'begin'")
         out["latency_ms"] = type_load(typist, reports, taps)

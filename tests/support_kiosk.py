@@ -69,10 +69,12 @@ class KioskUnderTest:
 
     def __init__(self, tmp: Path, card: str = "pcsc", extra_config: str = "",
                  env: dict[str, str] | None = None, cwd: Path | None = None,
-                 preexec_fn=None, key: bytes | None = None, modem: NullModem | None = None) -> None:
+                 preexec_fn=None, key: bytes | None = None, modem: NullModem | None = None,
+                 calibrated: bool = True) -> None:
         """``key``: provision the terminal's console key (protocol 2) for the kiosk and the test console.
         ``modem``: the kiosk's end of a null modem whose other end a real console opens
-        (the test is then not the console, and waits on what that console shows)."""
+        (the test is then not the console, and waits on what that console shows).
+        ``calibrated``: False starts the kiosk never calibrated (its ``calibration_missing`` alert)."""
         self.tmp = tmp
         self.state_dir = tmp / "state"
         self.config = tmp / "kiosk.toml"
@@ -84,7 +86,8 @@ class KioskUnderTest:
         self.config.write_text(CONFIG.format(key_file=self.key_file) + extra_config)
         self.cfg = load_config(self.config)
         axes = Axes(AxisRange(0, 4095), AxisRange(0, 4095))
-        store.install(self.state_dir, SKEWED, {"technician": "e2e"}, axes=axes, screen=self.cfg.screen)
+        if calibrated:
+            store.install(self.state_dir, SKEWED, {"technician": "e2e"}, axes=axes, screen=self.cfg.screen)
         self.fifo = tmp / "touch.fifo"
         os.mkfifo(self.fifo)
         self.modem = modem

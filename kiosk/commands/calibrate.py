@@ -38,7 +38,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--import-libinput", metavar="MATRIX", help='install a LIBINPUT_CALIBRATION_MATRIX ("a b c d e f")')
     mode.add_argument("--technician", metavar="ID",
                       help="calibrate on the terminal's own screen now (9 targets, 4 checks, accept); "
-                           "the kiosk service must be stopped, or use the console's 'calibrate ID'")
+                           "the kiosk service must be stopped, or use the console's 'calibrate op=ID'")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--dry-run", action="store_true", help="print the result, do not install it")
 

@@ -315,7 +315,7 @@ class ConsoleClient:
             return reaction  # the refusal says it all; it is no alert of the terminal
         out = handler(self, f, at) if handler is not None else [
             Notice(Tone.INFO, f"不明な知らせ（{t}）", f"unknown frame {t}", at)]
-        return reaction + out
+        return out + reaction  # what the kiosk did, then that it was the clerk's command
 
     def _reaction(self, f: dict[str, Any], at: str) -> list[Notice]:
         waits = self.picture.waiting

@@ -68,6 +68,7 @@ async def _run(station: Station) -> int:
             await asyncio.sleep(POLL_S)
 
     with patch_stdout(raw=True):
+        _log_above_the_prompt()
         show([Notice(Tone.HELP, "pin-kiosk コンソール: help（ヘルプ）でコマンド一覧、quit（終了）で閉じます",
                      "pin-kiosk console: type help for commands, quit to close")])
         task = asyncio.ensure_future(pump())
@@ -86,6 +87,16 @@ async def _run(station: Station) -> int:
         finally:
             task.cancel()
             station.close()
+
+
+def _log_above_the_prompt() -> None:
+    """Log records go through the patched stderr too (above the prompt), and only warnings and worse."""
+    import logging
+    import sys
+    for handler in logging.getLogger("pin_kiosk").handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sys.stderr)
+            handler.setLevel(max(handler.level, logging.WARNING))
 
 
 def run_line(station: Station) -> int:
