@@ -24,19 +24,26 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import mmap
 import os
-import resource
 
 PR_SET_DUMPABLE = 4  # <linux/prctl.h>
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    """Loaded on first use, not at import: the staff console imports kiosk.pin (for the PIN rules)
+    on Windows, which has neither libc nor ``resource``, and never holds a PIN."""
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
 def forbid_core_dumps() -> list[str]:
     """No core file from this process, ever.  Returns what could not be done (for one log line)."""
+    import resource
+
     failed: list[str] = []
-    if _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+    if _libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
         failed.append(f"prctl(PR_SET_DUMPABLE): {os.strerror(ctypes.get_errno())}")
     try:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -79,7 +86,7 @@ class SecretArena:
             page.madvise(mmap.MADV_DONTDUMP)
         # the address of the mapping: a ctypes view over it (which also pins it: never closed)
         address = ctypes.addressof(ctypes.c_char.from_buffer(page))
-        if _libc.mlock(ctypes.c_void_p(address), ctypes.c_size_t(self._page_size)) != 0:
+        if _libc().mlock(ctypes.c_void_p(address), ctypes.c_size_t(self._page_size)) != 0:
             self.locked = False
             self.lock_error = os.strerror(ctypes.get_errno())
         self._pages.append(page)

@@ -426,6 +426,7 @@ class ConsoleClient:
     def _entry_started(self, f: dict[str, Any], at: str) -> list[Notice]:
         p = self.picture
         p.session, p.pin_type, p.action, p.tries_left = True, f.get("pin_type"), f.get("action"), f.get("tries_left")
+        p.state = "last_try_warning" if p.tries_left == 1 else "entry"  # the next status says the same
         self._cert(f)
         self._warned.discard("last_try")
         ja, en = w.pin_name(p.pin_type)
@@ -464,6 +465,7 @@ class ConsoleClient:
         p = self.picture
         result = f.get("result")
         p.tries_left = f.get("tries_left", p.tries_left)
+        p.state = "result"
         ja, en = w.pin_name(f.get("pin_type"))
         rja, ren = w.word(w.RESULTS, result)
         if result == "ok" and f.get("action") == "change":
@@ -482,6 +484,7 @@ class ConsoleClient:
     def _session_ended(self, f: dict[str, Any], at: str) -> list[Notice]:
         p = self.picture
         p.session, p.pin_type, p.action, p.tries_left, p.cert_valid_until = False, None, None, None, None
+        p.state = "ended"
         self._warned.clear()
         rja, ren = w.word(w.END_REASONS, f.get("reason"))
         head = f" [監査 {f['audit_head'][:12]}]" if isinstance(f.get("audit_head"), str) else ""

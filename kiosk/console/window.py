@@ -65,12 +65,14 @@ class ClerkWindow:
         self.boot_label = tk.Label(top, font=f[11], bg="#eeeeee", fg="#404040", anchor="e")
         self.boot_label.pack(side="right", padx=10)
 
-        self.banner = tk.Frame(r, bg="#c00000")
-        self.banner_text = tk.Label(self.banner, font=self.bold, bg="#c00000", fg="white", justify="left",
+        # the banner's room is kept when it is empty: no button moves under the clerk's pointer
+        self.banner = tk.Frame(r, bg="white", height=86)
+        self.banner.pack(fill="x")
+        self.banner.pack_propagate(False)
+        self.banner_text = tk.Label(self.banner, font=self.bold, bg="white", fg="white", justify="left",
                                     anchor="w", wraplength=820)
         self.banner_text.pack(side="left", fill="x", expand=True, padx=12, pady=8)
         self.ack_button = tk.Button(self.banner, text="確認\nacknowledge", font=f[14], command=self._acknowledge)
-        self.ack_button.pack(side="right", padx=10, pady=6)
         self.buttons["ack"] = self.ack_button
 
         self.body = tk.Frame(r, bg="white")
@@ -169,15 +171,20 @@ class ClerkWindow:
         self.devices.configure(text=parts.get("devices", ""))
         pending = p.unacknowledged()
         if pending:
-            lines = [f"警報 {a.at}: {a.ja}。{a.todo_ja}" for a in pending[-3:]]
-            self.banner_text.configure(text="\n".join(lines))
-            if not self.banner.winfo_ismapped():
-                self.banner.pack(fill="x", after=self.link_label.master)
+            lines = [f"警報 {a.at}: {a.ja}。{a.todo_ja}" for a in pending[-2:]]
+            more = f"（ほか{len(pending) - 2}件）" if len(pending) > 2 else ""
+            self.banner.configure(bg="#c00000")
+            self.banner_text.configure(text="\n".join(lines) + more, bg="#c00000")
+            if not self.ack_button.winfo_ismapped():
+                self.ack_button.pack(side="right", padx=10, pady=6, before=self.banner_text)
             if not self._ringing:
                 self._ringing = True
                 self.root.after(RING_EVERY_MS, self._ring)
-        elif self.banner.winfo_ismapped():
-            self.banner.pack_forget()
+        else:
+            self.banner.configure(bg="white")
+            self.banner_text.configure(text="", bg="white")
+            if self.ack_button.winfo_ismapped():
+                self.ack_button.pack_forget()
 
     def _ring(self) -> None:
         if self.picture.unacknowledged():
@@ -190,19 +197,24 @@ class ClerkWindow:
         self.show(self.station.step())
         self.refresh()
         if self.layout_file:
+            self.root.update_idletasks()  # what the file says is what is drawn
             self._write_layout()
         self.root.after(int(POLL_S * 1000), self.poll)
 
     def _write_layout(self) -> None:
+        """Where each button is (screen px) and what the big labels say, for automated tests."""
         spots = {}
         for name, b in self.buttons.items():
             if b.winfo_ismapped():
                 spots[name] = [b.winfo_rootx() + b.winfo_width() // 2, b.winfo_rooty() + b.winfo_height() // 2]
-        text = json.dumps(spots, sort_keys=True)
+        shown = {name: str(label.cget("text")) for name, label in (
+            ("link", self.link_label), ("state", self.state_label), ("detail", self.detail),
+            ("banner", self.banner_text), ("boot", self.boot_label))}
+        text = json.dumps({"buttons": spots, "shown": shown}, sort_keys=True, ensure_ascii=False)
         path = Path(self.layout_file or "")
-        if not path.exists() or path.read_text() != text:
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(text)
+            tmp.write_text(text, encoding="utf-8")
             tmp.replace(path)
 
 
