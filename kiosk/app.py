@@ -613,13 +613,16 @@ def open_kiosk(cfg: Config, *, loop: EventLoop, on_frame: Callable[[View, Any], 
     configuration error (exit 2); a screen that cannot open, or a state
     directory held by another kiosk, is a StartError (exit 1).
     """
-    from drivers.card import CardWorker, open_card
+    from drivers.card import CardWorker, open_card, reader_pattern_problem
     from drivers.touch import TouchSpecError, open_touch
     from kiosk.audit import AuditBusy, AuditTrail
     from kiosk.config import ConfigError
     from kiosk.console_link import ConsoleLink
     from kiosk.watchdog import Notifier
 
+    problem = reader_pattern_problem(cfg.card.source, cfg.card)
+    if problem is not None:
+        raise ConfigError(cfg.source, "card.reader_pattern", problem)
     try:
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
         audit = AuditTrail(cfg.state_dir)
