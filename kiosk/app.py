@@ -231,7 +231,8 @@ class Kiosk:
                 rid = self._card_requests.pop(ev.request_id, None)
                 if rid is not None:
                     r = ev.result
-                    self._run(self.session.card_result(now, rid, r.outcome, r.tries_left), now)
+                    self._run(self.session.card_result(now, rid, r.outcome, r.tries_left, r.identity,
+                                                       r.valid_until, r.resident_registry_aid), now)
             else:
                 self._presence(ev, now)
         self._after(now)
@@ -388,7 +389,7 @@ class Kiosk:
     def _run(self, effects: list, now: float) -> None:
         for e in effects:
             if isinstance(e, CardOp):
-                wid = self.card.submit(e.op, e.pin_type, *e.pins)
+                wid = self.card.submit(e.op, e.pin_type, *e.pins, identity=e.identity, shown_tries=e.shown_tries)
                 self._card_requests[wid] = e.request_id
             elif isinstance(e, ToConsole):
                 fields = e.fields
