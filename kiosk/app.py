@@ -647,7 +647,13 @@ def open_kiosk(cfg: Config, *, loop: EventLoop, on_frame: Callable[[View, Any], 
         touch.close()
         audit.close()
         raise ConfigError(cfg.source, "card.source", str(exc)) from None
-    link = ConsoleLink(cfg, cfg.state_dir)
+    from kiosk.console_key import KeyFileError
+    try:
+        link = ConsoleLink(cfg, cfg.state_dir)
+    except KeyFileError as exc:
+        for part in (card, touch, audit):
+            part.close()
+        raise ConfigError(cfg.source, "console.key_file", str(exc)) from None
     from kiosk.ui.display import Display, DisplayError
     from kiosk.ui.fonts import FontError
     try:
@@ -669,6 +675,13 @@ def open_kiosk(cfg: Config, *, loop: EventLoop, on_frame: Callable[[View, Any], 
 
 def run_kiosk(cfg: Config, on_frame: Callable[[View, Any], None] | None = None) -> int:
     """``pin-kiosk run``: start, loop until SIGTERM/SIGINT, shut down cleanly.  Returns the exit code."""
+    from kiosk.pin import ARENA
+    from kiosk.secret_memory import forbid_core_dumps
+    for failure in forbid_core_dumps():
+        log.warning("core dumps not forbidden: %s (LimitCORE=0 in the unit still applies)", failure)
+    ARENA.prepare()  # map and lock the PIN arena's first page now, to report it once
+    if not ARENA.locked:
+        log.warning("PIN memory not locked (it may be swapped out): mlock: %s", ARENA.lock_error)
     loop = EventLoop()
     kiosk = open_kiosk(cfg, loop=loop, on_frame=on_frame)
     log.info("pin-kiosk %s running: terminal %s, touch %s, card %s, console %s",

@@ -99,6 +99,8 @@ class ConsoleConfig:
     heartbeat_s: float = _f(5.0, lo=0.5, hi=3600, doc="status heartbeat interval")
     reopen_max_s: float = _f(10.0, lo=0.1, hi=600, doc="longest backoff when reopening a vanished port")
     journal_max_frames: int = _f(10000, lo=10, hi=1000000, doc="unacknowledged frames kept across restarts")
+    key_file: str = _f("/etc/pin-kiosk/console.key",
+                       doc="the terminal's console key (pin-kiosk key create); missing: unauthenticated link")
 
 
 @dataclass(frozen=True)
