@@ -19,6 +19,7 @@ from support_kiosk import PIN_ARG, SECRETS, UA, KioskUnderTest, kiosk_on_stack
 from support_pcsc import READER_1, running_stack
 
 SERIAL = "5eed0001"
+pytestmark = pytest.mark.stack
 
 
 @pytest.fixture(scope="module")
