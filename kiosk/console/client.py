@@ -344,6 +344,8 @@ class ConsoleClient:
             hint = ("。やめるには cancel（中止）" if wt.type == "begin" and self.picture.session
                     else "。セッションはありません" if not self.picture.session else "")
             return f"今はできません（端末は「{sja}」）{hint}", f"not now (terminal: {sen})"
+        if code == "change_not_supported":
+            return "この暗証番号は端末では変更できません（窓口の手続きで）", "this PIN cannot be changed at the terminal"
         if code == "busy":
             return "端末はセッションまたは技術者の作業中です", "a session or procedure is in progress"
         return f"端末が受け付けませんでした（{f.get('message', '')}）", f"the terminal refused it: {f.get('message', '')}"
@@ -481,6 +483,17 @@ class ConsoleClient:
         return [Notice(tone, f"結果: {ja} {rja}{tja}{todo[0]}", f"result: {en} {ren}{ten}{todo[1]}", at,
                        bell=tone is Tone.ALERT)]
 
+    def _card_counter(self, f: dict[str, Any], at: str) -> list[Notice]:
+        ja, en = w.pin_name(f.get("pin_type"))
+        if f.get("card") == "other":
+            return [Notice(Tone.WARNING, f"照合中に抜かれたカードの代わりに別のカードが入りました（{ja}の回数は読めません）",
+                           f"another card came in after the one pulled during a check ({en}: count not read)", at,
+                           bell=True)]
+        t = f.get("tries_left")
+        return [Notice(Tone.WARNING, f"照合中に抜かれたカードの{ja}: 残り{t if t is not None else '?'}回（1回数えられた可能性）",
+                       f"the card pulled during a check: {en}, {t} tries left (a try may have been counted)", at,
+                       bell=True)]
+
     def _session_ended(self, f: dict[str, Any], at: str) -> list[Notice]:
         p = self.picture
         p.session, p.pin_type, p.action, p.tries_left, p.cert_valid_until = False, None, None, None, None
@@ -534,6 +547,7 @@ _HANDLERS = {
     "entry.started": ConsoleClient._entry_started,
     "session.warning": ConsoleClient._warning,
     "pin.result": ConsoleClient._pin_result,
+    "card.counter": ConsoleClient._card_counter,
     "session.ended": ConsoleClient._session_ended,
     "drift": ConsoleClient._drift,
     "calibration.result": ConsoleClient._calibration_result,

@@ -186,12 +186,34 @@ ALERTS: dict[str, AlertText] = {
                       standing=False),
     "not_now": AlertText("今はできません", "not possible now",
                          "状態を確認してからもう一度", "check the state and try again", standing=False),
+    "change_not_supported": AlertText("この暗証番号は端末では変更できません", "this PIN cannot be changed here",
+                                      "窓口の手続きで変更", "change it through the office procedure", standing=False),
     "bad_command": AlertText("端末がコマンドを受け付けませんでした", "the terminal refused a command",
                              "コマンドを確認してください", "check the command", standing=False),
+    # the card in the reader (kiosk.session.CARD_ALERTS): events of one begin, not conditions
+    "two_cards": AlertText("二つのリーダーにカードがあります", "two readers hold a card",
+                           "市民のカードだけを残して、もう一度開始", "leave only the citizen's card, then begin again",
+                           standing=False),
+    "juki_card": AlertText("住基カードです（マイナンバーカードではありません）", "an old 住基カード, not a My Number card",
+                           "マイナンバーカードをお持ちか確認", "ask for the My Number card", standing=False),
+    "smartphone": AlertText("スマートフォンのJPKIです（カードではありません）", "a smartphone's JPKI, not a card",
+                            "カードをリーダーに入れてもらう", "ask for the card itself", standing=False),
+    "unknown_token": AlertText("カードの種類が分かりません", "unknown JPKI token",
+                               "カードを入れ直してもう一度", "reinsert the card and begin again", standing=False),
+    "not_mynumber": AlertText("マイナンバーカードではありません", "not a My Number card",
+                              "カードを確認", "check the card", standing=False),
+    "not_a_card": AlertText("カードとして応答しません", "does not answer as a smart card",
+                            "カードの向きを確かめて入れ直す", "reinsert the card the right way up", standing=False),
+    "no_applet": AlertText("この暗証番号の機能がカードにありません", "no applet for this PIN on the card",
+                           "種類を確かめてもう一度", "check the PIN type", standing=False),
+    "card_error": AlertText("カードがエラーを返しました", "the card answered with an error",
+                            "カードを入れ直してもう一度", "reinsert the card and begin again", standing=False),
+    "card_changed": AlertText("別のカードに替わったため、セッションを終了しました", "another card: session ended",
+                              "市民のカードを確認して最初から", "check the card and start again", standing=False),
 }
 
 #: Codes that answer a command of this console: shown as its refusal, never as a standing alert.
-REFUSAL_CODES = frozenset({"busy", "not_now", "bad_command"})
+REFUSAL_CODES = frozenset({"busy", "not_now", "bad_command", "change_not_supported"})
 
 
 def alert_text(code: str) -> AlertText:
