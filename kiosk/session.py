@@ -474,7 +474,8 @@ class Session:
             if self.entry is not None and self.entry.result is None:
                 return self._abandon("timeout")
             return self._end("timeout")
-        if now_s >= timeout_at - COUNTDOWN_FROM_S and self._timeout_warned_for != timeout_at:
+        warn_before_s = min(COUNTDOWN_FROM_S, self.inactivity_timeout_s / 2)  # short timeouts: not at once
+        if now_s >= timeout_at - warn_before_s and self._timeout_warned_for != timeout_at:
             # the countdown the citizen now sees starts: the clerk hears of it once per countdown
             self._timeout_warned_for = timeout_at
             return [ToConsole("session.warning", {"kind": "timeout_soon",

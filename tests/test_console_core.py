@@ -168,9 +168,10 @@ def test_the_status_line_has_every_part_in_japanese():
     for part in ("状態: 残り1回の確認中", "リーダー○", "カード○", "タッチ×", "校正×", "警報なし"):
         assert part in line
     assert "last_try_warning" not in line
-    # the card engineer's field (issue 17), shown when a kiosk sends it
-    p.client.frame({"type": "session.started", "pin_type": "user_auth", "action": "verify",
-                    "cert_valid_until": "2029-03-31"}, WALL)
+    # the card's user-authentication certificate end date (issue 17), when the kiosk sends it
+    p.kiosk_says("session.started", pin_type="user_auth", action="verify")
+    p.kiosk_says("entry.started", pin_type="user_auth", action="verify", tries_left=3, cert_valid_until="2029-03-31")
+    assert "利用者証明用電子証明書の有効期限 2029-03-31" in p.notices[-1].ja
     assert "証明書有効期限 2029-03-31" in p.client.picture.status_line()
 
 

@@ -87,6 +87,9 @@ def test_a_clerk_runs_a_session_from_the_line_console(tmp_path, counter):
         assert "今はできません（端末は「暗証番号の入力中」）。やめるには cancel（中止）" in screen
         assert screen.count("受付: 入力を開始しました") == 1
 
+        # the clerk has begun typing when the kiosk's lines come in: the typing stays whole
+        tmux.type("logo", enter=False)
+
         # two wrong PINs: the clerk is warned of the last try
         for attempt in (1, 2):
             kiosk.type("0000")
@@ -97,7 +100,9 @@ def test_a_clerk_runs_a_session_from_the_line_console(tmp_path, counter):
         screen = tmux.wait_for("状態: 残り1回の確認中")  # the next heartbeat: the warning frame came before it
         assert screen.count("残り1回です。間違えるとロックされ") == 1  # once, though two frames say so
 
-        tmux.type("ログアウト")
+        prompt = [ln for ln in tmux.screen().rstrip().split("\n") if ln.startswith("コマンド>")][-1]
+        assert prompt.rstrip() == "コマンド> logo", prompt
+        tmux.type("ut")  # logout
         screen = tmux.wait_for("受付: ログアウトしました")
         assert "セッション終了（理由: ログアウト）、内容は消去済み" in screen
         assert "last_try_warning" not in screen and "not_now" not in screen  # no raw protocol words

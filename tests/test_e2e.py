@@ -51,7 +51,8 @@ def test_right_pin(kiosk):
     kiosk.say("logout")
     ended = kiosk.wait_frame("session.ended")
     assert ended["reason"] == "logout" and ended["cleared"] is True
-    assert [f["type"] for f in kiosk.console.received if f["type"] != "status"] == [
+    # (heartbeats and the time-out warnings a 5 s timeout brings at once are beside the point here)
+    assert [f["type"] for f in kiosk.console.received if f["type"] not in ("status", "session.warning")] == [
         "hello", "session.started", "entry.started", "pin.result", "session.ended"]
     # the console keeps the audit chain head: the trail on the kiosk must still contain it
     head = ended["audit_head"]

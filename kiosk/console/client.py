@@ -435,7 +435,8 @@ class ConsoleClient:
         aja, aen = w.word(w.ACTIONS, p.action)
         t = p.tries_left
         tja, ten = ("", "") if t is None else (f" 残り{t}回", f", {t} tries left")
-        out = [Notice(Tone.INFO, f"入力開始: {ja}（{aja}）{tja}", f"entry started: {en} ({aen}){ten}", at)]
+        cja, cen = self._cert_words() if f.get("cert_valid_until") else ("", "")
+        out = [Notice(Tone.INFO, f"入力開始: {ja}（{aja}）{tja}{cja}", f"entry started: {en} ({aen}){ten}{cen}", at)]
         if t == 1:
             out += self._last_try(at)
         return out
