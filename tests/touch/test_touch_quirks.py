@@ -1,6 +1,6 @@
 """Decoder quirks of real panels and of the MT protocol's corners, one recording each.
 
-Two are real recordings (tests/fixtures_touch/README.md); the protocol corners are
+Two are real recordings (tests/touch/fixtures_touch/README.md); the protocol corners are
 synthetic recordings built event by event, since no public recording holds them.
 """
 from pathlib import Path
@@ -9,7 +9,7 @@ from drivers.touch import codes, open_touch
 from drivers.touch.events import AxisRange, Axes
 from drivers.touch.taps import TouchPipeline, taps_of
 from kiosk.config import TouchConfig
-from tests.support_touch import Events
+from support_touch import Events
 
 QUIRKS = Path(__file__).resolve().parent / "fixtures_touch"
 AXES = Axes(AxisRange(0, 4095), AxisRange(0, 4095))
