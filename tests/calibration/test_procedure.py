@@ -1,6 +1,6 @@
 """Technician calibration and drift check: pure state machines, time as an argument.
 
-The panel is an affine "truth" (tests/support_drift.PANEL): a finger on a
+The panel is an affine "truth" (tests/support/support_drift.PANEL): a finger on a
 screen point is reported at PANEL^-1 of it, plus the finger's scatter.
 """
 import math

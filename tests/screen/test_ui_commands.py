@@ -2,7 +2,7 @@
 
 In-process (not ``python -m kiosk``) so this area's tests do not depend on
 every other subcommand module importing cleanly; the CLI frame itself is
-covered by tests/test_cli.py.
+covered by tests/ops/test_cli.py.
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ PORTRAIT_TOML = Path(__file__).with_name("support_screen_portrait.toml")
 
 #: The official Raspberry Pi 7" display (800x480, 154.2x85.9 mm): the shipped default.
 LANDSCAPE = ScreenConfig(video="dummy", fullscreen=False)
-#: A 7" 720x1280 portrait panel (87x155 mm), from tests/support_screen_portrait.toml.
+#: A 7" 720x1280 portrait panel (87x155 mm), from tests/support/support_screen_portrait.toml.
 PORTRAIT = load_config(PORTRAIT_TOML).screen
 #: A 5.5" 720x1280 portrait panel (68x121 mm): digits fit, the 41-key alnum keypad cannot at 12 mm.
 SMALL_PORTRAIT = ScreenConfig(width_px=720, height_px=1280, width_mm=68.0, height_mm=121.0,
