@@ -380,6 +380,40 @@ def test_resident_registry_found_at_either_aid(card, aid):
 
 
 @pytest.mark.stack
+def test_empty_verify_after_a_good_one_answers_the_counter_like_the_real_card(card):
+    """OpenSC PR #959: the JPKI card answers 00 20 00 80 with 63Cx even right after a good VERIFY."""
+    from smartcard import scard
+
+    from kiosk import jpki
+
+    rc, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    rc, handle, proto = scard.SCardConnect(ctx, READER_0, scard.SCARD_SHARE_EXCLUSIVE, scard.SCARD_PROTOCOL_T1)
+    try:
+        def sw(apdu):
+            rc, response = scard.SCardTransmit(handle, proto, list(apdu))
+            return (response[-2] << 8) | response[-1]
+
+        assert sw(jpki.select_applet(jpki.AID_JPKI)) == 0x9000
+        assert sw(jpki.select_ef(b"\x00\x18")) == 0x9000
+        assert sw(jpki.verify(PINS[UA].encode())) == 0x9000
+        assert sw(jpki.VERIFY_COUNTER) == 0x63C3
+    finally:
+        scard.SCardDisconnect(handle, scard.SCARD_RESET_CARD)
+        scard.SCardReleaseContext(ctx)
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize("keeps", [False, True], ids=["reselect-drops", "reselect-keeps"])
+def test_change_works_whatever_a_reselect_does_to_the_verified_state(card, keeps):
+    card.insert_card("--pins", PIN_ARG, *(["--reselect-keeps-verified"] if keeps else []))
+    b = PcscBackend()
+    ident = b.identify(SIG).identity
+    assert b.change(SIG, pin(SIG), Pin.from_text("NEW9Q2"), ident, 5) == CardResult("ok", 5)
+    assert b.verify(SIG, Pin.from_text("NEW9Q2"), ident, 5).ok
+    assert b.change(CI, pin(CI), Pin.from_text("3377"), ident, 3).ok
+
+
+@pytest.mark.stack
 def test_no_pin_reached_pcscd_or_the_card_output(stack):
     """Last in this file: everything pcscd and the card printed during all the tests above."""
     logs = stack.logs()

@@ -4,6 +4,8 @@ import sys
 
 import pytest
 
+import pytest
+
 from kiosk.audit import AuditTrail
 
 from support_repo import ROOT
@@ -42,6 +44,7 @@ def test_state_dir_held_by_another_kiosk(tmp_path):
     assert "another kiosk is running" in line
 
 
+@pytest.mark.stack
 def test_a_pcsc_source_without_a_reader_pattern_is_refused(tmp_path):
     """Any reader would do: the PIN could reach a card in another reader.  One line, exit 2."""
     config = tmp_path / "k.toml"
