@@ -1,4 +1,4 @@
-"""The staff console link protocol (version 1): who sends what, acks, retransmission, dedup.
+"""The staff console link protocol (versions 1 and 2): who sends what, acks, retransmission, dedup.
 
 Theory of operation
 -------------------
@@ -24,6 +24,33 @@ first ack may have been lost); a frame is *acted on* only the first time its
 ``COMMANDS``; an unknown type or a bad field yields a ``Rejected`` event (the
 owner answers it with an ``alert``) and changes nothing.
 
+*Authenticated (version 2).*  A Link given the terminal's console key speaks
+version 2 only (kiosk.frames adds and checks the MAC; a frame without a valid
+one never reaches ``receive``).  A console frame of version 2 also names the
+kiosk process it is meant for: ``to`` is the ``boot`` of the kiosk's latest
+``hello`` or ``status``.  The kiosk drops (counts in ``stale``, never acks) a
+console frame addressed to another boot, so nothing recorded from the line
+before the kiosk's last start can be replayed to it; within one kiosk process
+``ReplayWindow`` refuses anything seen before.  A console re-addresses its
+unacked commands when the kiosk's boot changes.  Without a key, version 1 as
+before: every end on the line is trusted.
+
+*Replay windows.*  Duplicate suppression is per sender ``boot``: the highest
+``seq`` seen and a bitmap of the ``REPLAY_WINDOW`` below it.  A seq in the
+bitmap is a duplicate (acked again, not acted on); one below the window is a
+replay of something too old to be a retransmission: dropped, not acked,
+counted in ``replays``.  The last ``REPLAY_BOOTS`` boots are remembered.
+
+*Floods.*  Nothing a sender does grows memory: acks wait coalesced, one per
+``(boot, seq)`` and at most ``ACKS_WAITING`` (beyond that the oldest is dropped:
+the peer retransmits and is acked then); of the status heartbeats only the
+newest waits; ``poll``'s ``room_bytes`` bounds every kind of line, acks
+included.  The kiosk takes at most ``RATE_FRAMES_PER_S`` frames per second
+(burst ``RATE_BURST``) from each sender boot and ``RATE_TOTAL_PER_S`` from all
+together; excess frames are dropped unacked (counted in ``rate_limited``), which
+a console with one command in flight never meets.  Acks are not rate-limited:
+they only ever shrink what the kiosk holds.
+
 *Link states* (``LINK_TABLE``): the kiosk starts ``down``; when the port opens
 it is ``greeting``: only ``hello`` goes out, retransmitted, and everything
 else waits; the console's ack of that hello makes it ``up``, when the backlog
@@ -41,7 +68,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,8 +84,18 @@ WINDOW_FRAMES = 32
 COMMAND_WINDOW_FRAMES = 1
 #: Heartbeat intervals without any frame from the console before the kiosk greets again.
 SILENT_HEARTBEATS = 3
-#: (boot, seq) pairs remembered for duplicate suppression.
-SEEN_CAPACITY = 65536
+#: Seqs below a sender's highest that are still told apart (duplicate vs new).
+REPLAY_WINDOW = 4096
+#: Sender boots whose windows are remembered.
+REPLAY_BOOTS = 256
+#: Acks waiting for room on the line (distinct frames); older ones are dropped beyond.
+ACKS_WAITING = 64
+#: What the kiosk takes from one sender boot (frames other than acks), and from all senders.
+RATE_FRAMES_PER_S = 20.0
+RATE_BURST = 40.0
+RATE_TOTAL_PER_S = 60.0
+#: Sender boots with a rate bucket.
+RATE_BOOTS = 64
 
 Key = tuple[str, int]
 
@@ -143,6 +180,8 @@ TRIES = _optional(_int(0, MAX_TRIES))
 COUNT = _int(0, 2**53 - 1)
 MM = _number(-1000.0, 1000.0)
 HEX_DIGEST = _pattern(r"[0-9a-f]{8,128}")
+#: A calendar date, YYYY-MM-DD (the user-authentication certificate's end date).
+ISO_DATE = _pattern(r"20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
 LEVEL = _choice("ok", "warn", "alert")
 
 DRIFT_SUMMARY = _object({
@@ -164,21 +203,25 @@ def _schema(fields: dict[str, Check], required: Iterable[str] = (), reliable: bo
 
 #: Kiosk -> console: the only fields each type may carry.
 KIOSK_FRAMES: dict[str, FrameSchema] = {
-    "hello": _schema({"version": _int(1, 1), "software": _pattern(r"[0-9A-Za-z.+-]{1,32}")},
+    "hello": _schema({"version": _int(1, 2), "software": _pattern(r"[0-9A-Za-z.+-]{1,32}")},
                      ("version",)),
     "status": _schema({
         "state": WORD, "link": _choice("down", "greeting", "up"),
         "reader": _bool, "card": _bool, "touch": _bool, "rx_errors": COUNT,
         "drift": DRIFT_SUMMARY, "audit_head": HEX_DIGEST, "session": _bool,
-        "calibrated": _bool, "journal_frames": COUNT,
+        "calibrated": _bool, "journal_frames": COUNT, "rx_unauthenticated": COUNT,
+        "authenticated": _bool, "rx_rate_limited": COUNT,
     }, reliable=False),
     "session.started": _schema({"operator": OPERATOR, "pin_type": _choice(*PIN_TYPES),
                                 "action": _choice(*ACTIONS)}),
     "entry.started": _schema({"pin_type": _choice(*PIN_TYPES), "action": _choice(*ACTIONS),
-                              "tries_left": TRIES}, ("pin_type", "action")),
+                              "tries_left": TRIES, "cert_valid_until": ISO_DATE}, ("pin_type", "action")),
     "pin.result": _schema({"pin_type": _choice(*PIN_TYPES), "action": _choice(*ACTIONS),
                            "result": _choice(*RESULTS), "tries_left": TRIES},
                           ("pin_type", "action", "result")),
+    "card.counter": _schema({"pin_type": _choice(*PIN_TYPES), "tries_left": TRIES,
+                             "reason": _choice("removed_during_verify"), "card": _choice("same", "other")},
+                            ("pin_type", "reason", "card")),
     "session.ended": _schema({"reason": WORD, "cleared": lambda v: v is True, "audit_head": HEX_DIGEST},
                              ("reason", "cleared")),
     "drift": _schema({"level": LEVEL, "shift_mm": MM, "shift_x_mm": MM, "shift_y_mm": MM,
@@ -205,8 +248,8 @@ COMMANDS: dict[str, FrameSchema] = {
 
 ENVELOPE = ("v", "type", "seq", "boot")
 KIOSK_ENVELOPE = ENVELOPE + ("ts", "terminal")
-#: A console may stamp its frames with a time; the kiosk ignores it.
-CONSOLE_OPTIONAL = ("ts",)
+#: A console may stamp its frames with a time (the kiosk ignores it); ``to`` is version 2's addressee.
+CONSOLE_OPTIONAL = ("ts", "to")
 
 
 # ---------------------------------------------------------------------------
@@ -300,9 +343,80 @@ def is_reliable(type_: str) -> bool:
     return schema is None or schema.reliable
 
 
-def ack_frame(own_boot: str, frame: dict[str, Any]) -> dict[str, Any]:
-    return {"v": frames.VERSION, "type": "ack", "seq": 0, "boot": own_boot,
+def ack_frame(own_boot: str, frame: dict[str, Any], version: int = frames.VERSION) -> dict[str, Any]:
+    return {"v": version, "type": "ack", "seq": 0, "boot": own_boot,
             "ack": frame["seq"], "ack_boot": frame["boot"]}
+
+
+class ReplayWindow:
+    """Per sender boot: the highest seq seen and which of the REPLAY_WINDOW below it were seen."""
+
+    NEW, DUPLICATE, TOO_OLD = "new", "duplicate", "too_old"
+
+    def __init__(self, window: int = REPLAY_WINDOW, boots: int = REPLAY_BOOTS) -> None:
+        self.window = window
+        self.boots = boots
+        self._by_boot: OrderedDict[str, list[int]] = OrderedDict()  # boot -> [highest, bitmap]
+
+    def check(self, key: Key) -> str:
+        """Whether ``(boot, seq)`` is new, a duplicate, or too old to tell (a replay)."""
+        boot, seq = key
+        entry = self._by_boot.get(boot)
+        if entry is None or seq > entry[0]:
+            return self.NEW
+        behind = entry[0] - seq
+        if behind >= self.window:
+            return self.TOO_OLD
+        return self.DUPLICATE if entry[1] >> behind & 1 else self.NEW
+
+    def remember(self, key: Key) -> None:
+        boot, seq = key
+        entry = self._by_boot.get(boot)
+        if entry is None:
+            entry = self._by_boot[boot] = [seq, 0]
+            while len(self._by_boot) > self.boots:
+                self._by_boot.popitem(last=False)
+        self._by_boot.move_to_end(boot)
+        if seq > entry[0]:
+            shift = seq - entry[0]
+            entry[1] = (entry[1] << shift) & ((1 << self.window) - 1) if shift < self.window else 0
+            entry[0] = seq
+        behind = entry[0] - seq
+        if behind < self.window:
+            entry[1] |= 1 << behind
+
+    def __contains__(self, key: Key) -> bool:
+        return self.check(key) == self.DUPLICATE
+
+
+class RateLimit:
+    """Token buckets: one per sender boot (the last RATE_BOOTS) and one for everyone."""
+
+    def __init__(self, per_s: float = RATE_FRAMES_PER_S, burst: float = RATE_BURST,
+                 total_per_s: float = RATE_TOTAL_PER_S) -> None:
+        self.per_s, self.burst, self.total_per_s = per_s, burst, total_per_s
+        self._buckets: OrderedDict[str, list[float]] = OrderedDict()  # boot -> [tokens, at_s]
+        self._total = [total_per_s * 2, 0.0]
+
+    @staticmethod
+    def _take(bucket: list[float], rate: float, cap: float, now_s: float) -> bool:
+        bucket[0] = min(cap, bucket[0] + max(0.0, now_s - bucket[1]) * rate)
+        bucket[1] = now_s
+        if bucket[0] < 1.0:
+            return False
+        bucket[0] -= 1.0
+        return True
+
+    def allow(self, boot: str, now_s: float) -> bool:
+        bucket = self._buckets.get(boot)
+        if bucket is None:
+            bucket = self._buckets[boot] = [self.burst, now_s]
+            while len(self._buckets) > RATE_BOOTS:
+                self._buckets.popitem(last=False)
+        self._buckets.move_to_end(boot)
+        # the shared bucket is only spent when the sender's own allows the frame
+        return (self._take(bucket, self.per_s, self.burst, now_s)
+                and self._take(self._total, self.total_per_s, self.total_per_s * 2, now_s))
 
 
 @dataclass
@@ -319,6 +433,8 @@ class Link:
     role: Role
     boot: str
     retransmit_s: float = 1.0
+    #: the terminal's console key: version 2 (every frame MAC'd) with it, version 1 without
+    key: bytes | None = None
     heartbeat_s: float = 5.0
     terminal: str = ""
     window: int = WINDOW_FRAMES
@@ -327,14 +443,31 @@ class Link:
     duplicates: int = 0
     echoes: int = 0
     misdirected: int = 0
+    stale: int = 0
+    replays: int = 0
+    rate_limited: int = 0
+    #: console side, version 2: the kiosk boot commands are addressed to (``to``)
+    peer_boot: str = ""
     next_seq: int = 1
     _pending: OrderedDict[Key, _Outgoing] = field(default_factory=OrderedDict)
     _hello: _Outgoing | None = None
-    _immediate: list[bytes] = field(default_factory=list)
-    _seen: set[Key] = field(default_factory=set)
-    _seen_order: deque[Key] = field(default_factory=deque)
+    _acks: OrderedDict[Key, bytes] = field(default_factory=OrderedDict)
+    _status_line: bytes | None = None
+    _rate: RateLimit = field(default_factory=RateLimit)
+    _seen: ReplayWindow = field(default_factory=ReplayWindow)
     _last_rx_s: float = 0.0
     _next_heartbeat_s: float | None = None
+
+    @property
+    def version(self) -> int:
+        return frames.version_for(self.key)
+
+    def _encode(self, frame: dict[str, Any]) -> bytes:
+        return frames.encode(frame, self.key)
+
+    def _addressed(self) -> bool:
+        """Console frames of version 2 carry ``to``."""
+        return self.role is Role.CONSOLE and self.key is not None
 
     # -- state ---------------------------------------------------------------
 
@@ -355,12 +488,13 @@ class Link:
         if self.role is Role.KIOSK:
             if hello is None:
                 raise ValueError("the kiosk greets with a hello")
-            self._hello = _Outgoing(hello, frames.encode(hello))
+            self._hello = _Outgoing(hello, self._encode(hello))
 
     def lost(self, now_s: float) -> None:
         """The port failed or vanished: nothing is in flight any more."""
         self._fire(LinkEvent.LOST)
-        self._immediate.clear()
+        self._acks.clear()
+        self._status_line = None
         self._hello = None
         self._next_heartbeat_s = None
         for out in self._pending.values():
@@ -369,7 +503,7 @@ class Link:
     def regreet(self, hello: dict[str, Any]) -> None:
         """The console went silent: greet again before anything else."""
         if self._fire(LinkEvent.PEER_SILENT):
-            self._hello = _Outgoing(hello, frames.encode(hello))
+            self._hello = _Outgoing(hello, self._encode(hello))
             self._next_heartbeat_s = None
 
     @property
@@ -387,14 +521,16 @@ class Link:
     def build(self, type_: str, fields: dict[str, Any], ts: str | None = None) -> tuple[dict[str, Any], list[str]]:
         """A new frame of ``type_`` with the next seq; returns it and the refused field names."""
         kept, refused = filter_fields(type_, fields, self.role)
-        frame: dict[str, Any] = {"v": frames.VERSION, "type": type_, "seq": self.next_seq, "boot": self.boot}
+        frame: dict[str, Any] = {"v": self.version, "type": type_, "seq": self.next_seq, "boot": self.boot}
         if self.role is Role.KIOSK:
             frame["ts"] = ts or ""
             frame["terminal"] = self.terminal
         elif ts:
             frame["ts"] = ts
+        if self._addressed():
+            frame["to"] = self.peer_boot
         frame.update(kept)
-        frames.encode(frame)  # raises FrameError before a seq is spent on an unsendable frame
+        self._encode(frame)  # raises FrameError before a seq is spent on an unsendable frame
         self.next_seq += 1
         return frame, refused
 
@@ -402,7 +538,7 @@ class Link:
         """Queue a reliable frame (new, or restored from the journal) until acked."""
         key = (frame["boot"], frame["seq"])
         if key not in self._pending:
-            self._pending[key] = _Outgoing(frame, frames.encode(frame))
+            self._pending[key] = _Outgoing(frame, self._encode(frame))
 
     def forget(self, key: Key) -> None:
         """Stop sending a frame (the journal dropped it on overflow)."""
@@ -411,7 +547,7 @@ class Link:
     def send_unreliable(self, frame: dict[str, Any]) -> None:
         """Write a status heartbeat once, now, if the link is up; otherwise it is superseded."""
         if self.state is LinkState.UP:
-            self._immediate.append(frames.encode(frame))
+            self._status_line = self._encode(frame)  # a newer heartbeat supersedes one still waiting
 
     @property
     def pending(self) -> int:
@@ -430,13 +566,22 @@ class Link:
     def poll(self, now_s: float, room_bytes: int | None = None) -> list[bytes]:
         """Lines to write now: acks and heartbeats first, then due first sends and retransmissions.
 
-        ``room_bytes`` bounds the reliable lines returned (the owner's write
-        buffer is still full: retransmitting into it would only pile up).
+        ``room_bytes`` bounds what is returned, every kind of line included (the
+        owner's write buffer is still full: piling more into it would only grow
+        it); what does not fit waits, coalesced, for the next poll.
         """
-        out, self._immediate = self._immediate, []
+        out: list[bytes] = []
         if self.state is LinkState.DOWN:
             return []
         budget = room_bytes if room_bytes is not None else 1 << 62
+        while self._acks and budget > 0:
+            line = self._acks.popitem(last=False)[1]
+            out.append(line)
+            budget -= len(line)
+        if self._status_line is not None and budget > 0:
+            out.append(self._status_line)
+            budget -= len(self._status_line)
+            self._status_line = None
         if self.state is LinkState.GREETING:
             h = self._hello
             if h is not None and self._due(h, now_s) and budget > 0:
@@ -463,7 +608,7 @@ class Link:
         """When ``poll``/heartbeat/silence checks next have work, or None while down and idle."""
         if self.state is LinkState.DOWN:
             return None
-        if self._immediate:
+        if self._acks or self._status_line is not None:
             return now_s
         times: list[float] = []
         if self.state is LinkState.GREETING and self._hello is not None:
@@ -487,16 +632,29 @@ class Link:
         if frame["boot"] == self.boot:
             self.echoes += 1  # our own line coming back (loop://, an echoing modem): not the peer
             return []
+        if self.role is Role.KIOSK and self.key is not None and frame.get("to") != self.boot:
+            self.stale += 1  # for an earlier kiosk process: a replay, or a command sent before our restart
+            return []
+        if (self._addressed() and frame["type"] in ("hello", "status")
+                and frame["boot"] != self.peer_boot):
+            self._readdress(frame["boot"])
         self._last_rx_s = now_s
         if frame["type"] == "ack":
             return self._on_ack(frame, now_s)
-        if self.state is not LinkState.DOWN:
-            self._immediate.append(frames.encode(ack_frame(self.boot, frame)))
+        if self.role is Role.KIOSK and not self._rate.allow(frame["boot"], now_s):
+            self.rate_limited += 1
+            return []
         key = (frame["boot"], frame["seq"])
-        if key in self._seen:
+        seen = self._seen.check(key)
+        if seen == ReplayWindow.TOO_OLD:
+            self.replays += 1
+            return []
+        if self.state is not LinkState.DOWN:
+            self._queue_ack(key, frame)
+        if seen == ReplayWindow.DUPLICATE:
             self.duplicates += 1
             return []
-        self._remember(key)
+        self._seen.remember(key)
         if self.role is Role.CONSOLE:
             return [Received(frame)]
         if frame["type"] in KIOSK_FRAMES:
@@ -507,6 +665,25 @@ class Link:
         if fields is None:
             return [Rejected(frame["type"], reason)]
         return [Command(frame["type"], fields, frame["boot"], frame["seq"])]
+
+    def _queue_ack(self, key: Key, frame: dict[str, Any]) -> None:
+        """One waiting ack per frame however often it arrives; at most ACKS_WAITING in all."""
+        if key in self._acks:
+            return
+        ack = ack_frame(self.boot, frame, self.version)
+        if self._addressed():
+            ack["to"] = self.peer_boot
+        self._acks[key] = self._encode(ack)
+        while len(self._acks) > ACKS_WAITING:
+            self._acks.popitem(last=False)
+
+    def _readdress(self, boot: str) -> None:
+        """Console, version 2: the kiosk restarted; unacked commands now go to its new boot."""
+        self.peer_boot = boot
+        for out in self._pending.values():
+            out.frame = dict(out.frame, to=boot)
+            out.line = self._encode(out.frame)
+            out.sent_at_s = None
 
     def _on_ack(self, frame: dict[str, Any], now_s: float) -> list[Event]:
         seq, boot = frame.get("ack"), frame.get("ack_boot")
@@ -528,11 +705,4 @@ class Link:
     def remember(self, keys: Iterable[Key]) -> None:
         """Pre-load (boot, seq) pairs already acted on (kept by the owner across restarts)."""
         for boot, seq in keys:
-            if (boot, seq) not in self._seen:
-                self._remember((boot, seq))
-
-    def _remember(self, key: Key) -> None:
-        self._seen.add(key)
-        self._seen_order.append(key)
-        if len(self._seen_order) > SEEN_CAPACITY:
-            self._seen.discard(self._seen_order.popleft())
+            self._seen.remember((boot, seq))
