@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import re
 
+
 import pytest
 
 from support_kiosk import PINS, SECRETS, SIG, kiosk_on_stack
 from support_pcsc import running_stack
 from kiosk import frames
 from kiosk.metrics import METRICS_FILE
+
+pytestmark = pytest.mark.stack
 
 WRONG = {6: "A1B2C3", 16: "Z9Y8X7W6V5U4T3S2", 10: "Q1W2E3R4T5"}
 #: Fields of the envelope that are a clock, a counter or a hash: they differ between any two sessions.
