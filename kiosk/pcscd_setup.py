@@ -87,9 +87,8 @@ def argument_words(text: str) -> list[str]:
             for part in parts:
                 name, eq, inner = part.partition("=")
                 if eq and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                    words += inner.split()  # Environment=PCSCD_ARGS=-a
-                else:
-                    words.append(part)
+                    part = inner  # Environment=PCSCD_ARGS=-a
+                words += part.split()  # a quoted PCSCD_ARGS value holds several words
     return words
 
 

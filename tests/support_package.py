@@ -39,6 +39,20 @@ def build_package(out: Path, version: str | None = None) -> Path:
     return debs[0]
 
 
+_BUILT: dict[str | None, Path] = {}
+
+
+def built_package(version: str | None = None) -> Path:
+    """``build_package`` once per test run and version (the .deb is shared by every test module)."""
+    if version not in _BUILT:
+        import atexit
+        import tempfile
+        out = Path(tempfile.mkdtemp(prefix="pin-kiosk-deb-"))
+        atexit.register(shutil.rmtree, out, True)
+        _BUILT[version] = build_package(out, version)
+    return _BUILT[version]
+
+
 def deb_field(deb: Path, name: str) -> str:
     return subprocess.run(["dpkg-deb", "-f", str(deb), name], capture_output=True, text=True,
                           check=True).stdout.strip()

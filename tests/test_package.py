@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from tests.support_ops import REPO
-from tests.support_package import Chroot, build_package, deb_field, deb_files
+from tests.support_package import Chroot, built_package, deb_field, deb_files
 
 #: Developer and test-stack packages that must never be pulled onto a terminal.
 TEST_STACK = {"vsmartcard-vpcd", "opensc", "prometheus", "nodejs", "gcc", "build-essential", "swig",
@@ -22,14 +22,14 @@ TEST_STACK = {"vsmartcard-vpcd", "opensc", "prometheus", "nodejs", "gcc", "build
 
 
 @pytest.fixture(scope="session")
-def deb(tmp_path_factory):
-    return build_package(tmp_path_factory.mktemp("deb"))
+def deb():
+    return built_package()
 
 
 @pytest.fixture(scope="session")
-def previous_deb(tmp_path_factory):
+def previous_deb():
     """The same tree under a lower version: what an upgrade starts from."""
-    return build_package(tmp_path_factory.mktemp("deb-previous"), version="0.0.9+previous")
+    return built_package(version="0.0.9+previous")
 
 
 def test_lintian_reports_no_errors(deb):
