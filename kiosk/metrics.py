@@ -75,15 +75,19 @@ def format_metrics(snap: MetricsSnapshot, now_s: float) -> str:
     if snap.drift_level not in DRIFT_LEVELS:
         raise ValueError(f"unknown drift level {snap.drift_level!r}")
     out: list[str] = []
+    # Every series carries the terminal's id: a fleet query groups, filters and names
+    # terminals by it, whatever the node_exporter target's instance label happens to be.
+    terminal = f'terminal="{_escape(snap.terminal)}"'
 
     def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
         out.append(f"# HELP pin_kiosk_{name} {help_text}")
         out.append(f"# TYPE pin_kiosk_{name} {kind}")
         for labels, value in samples:
-            out.append(f"pin_kiosk_{name}{labels} {_num(value)}")
+            inner = labels.strip("{}")
+            out.append(f"pin_kiosk_{name}{{{terminal}{',' + inner if inner else ''}}} {_num(value)}")
 
     metric("build_info", "gauge", "Version of the kiosk software and the terminal it runs on (always 1).",
-           [(f'{{version="{_escape(snap.version)}",terminal="{_escape(snap.terminal)}",'
+           [(f'{{version="{_escape(snap.version)}",'
              f'python="{_escape(platform.python_version())}"}}', 1)])
     metric("sessions_total", "counter", "Citizen PIN entries since the kiosk started, by result.",
            [(f'{{result="{r}"}}', int(snap.sessions_by_result.get(r, 0))) for r in SESSION_RESULTS])

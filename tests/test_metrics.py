@@ -1,6 +1,7 @@
 """Fleet metrics: promtool (the Prometheus project's own checker) accepts the file, it is
 replaced atomically and readable by node_exporter, labels cannot break the format."""
 import os
+import re
 import stat
 import subprocess
 
@@ -42,18 +43,20 @@ def test_promtool_would_catch_a_mistake():
 def test_the_values_a_dashboard_reads():
     text = format_metrics(FULL, 1_790_000_100.0)
     samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
-    assert samples['pin_kiosk_sessions_total{result="ok"}'] == "12"
-    assert samples['pin_kiosk_sessions_total{result="no_card"}'] == "0"  # every result, from the first scrape
+    assert all(k.startswith('pin_kiosk_') and '{terminal="counter-1"' in k for k in samples), samples  # every series
+    t = 'terminal="counter-1"'
+    assert samples[f'pin_kiosk_sessions_total{{{t},result="ok"}}'] == "12"
+    assert samples[f'pin_kiosk_sessions_total{{{t},result="no_card"}}'] == "0"  # every result, from the first scrape
     assert len([k for k in samples if k.startswith("pin_kiosk_sessions_total")]) == len(SESSION_RESULTS)
-    assert samples['pin_kiosk_drift_offset_meters{axis="x"}'] == "0.0012"
-    assert samples['pin_kiosk_drift_level{level="warn"}'] == "1"
-    assert samples['pin_kiosk_drift_level{level="ok"}'] == "0"
-    assert samples["pin_kiosk_console_link_up"] == "1"
-    assert samples["pin_kiosk_console_retransmissions_total"] == "7"
-    assert samples["pin_kiosk_card_reader_present"] == "1" and samples["pin_kiosk_touch_present"] == "1"
-    assert samples["pin_kiosk_last_calibration_timestamp_seconds"] == "1790000000.0"
-    assert samples["pin_kiosk_metrics_written_timestamp_seconds"] == "1790000100.0"
-    assert any(k.startswith('pin_kiosk_build_info{version="') and 'terminal="counter-1"' in k for k in samples)
+    assert samples[f'pin_kiosk_drift_offset_meters{{{t},axis="x"}}'] == "0.0012"
+    assert samples[f'pin_kiosk_drift_level{{{t},level="warn"}}'] == "1"
+    assert samples[f'pin_kiosk_drift_level{{{t},level="ok"}}'] == "0"
+    assert samples[f"pin_kiosk_console_link_up{{{t}}}"] == "1"
+    assert samples[f"pin_kiosk_console_retransmissions_total{{{t}}}"] == "7"
+    assert samples[f"pin_kiosk_card_reader_present{{{t}}}"] == "1" and samples[f"pin_kiosk_touch_present{{{t}}}"] == "1"
+    assert samples[f"pin_kiosk_last_calibration_timestamp_seconds{{{t}}}"] == "1790000000.0"
+    assert samples[f"pin_kiosk_metrics_written_timestamp_seconds{{{t}}}"] == "1790000100.0"
+    assert any(k.startswith(f'pin_kiosk_build_info{{{t},version="') for k in samples)
     assert "last_calibration" not in format_metrics(MetricsSnapshot("t"), 0.0)  # never calibrated: no sample
 
 
@@ -76,49 +79,46 @@ def test_written_atomically_readable_by_node_exporter_no_temp_left(tmp_path):
 
 
 RULES = REPO / "systemd" / "prometheus-pin-kiosk-alerts.yml"
-
-RULE_TESTS = """
-rule_files: [{rules}]
-evaluation_interval: 1m
-tests:
-  - interval: 1m
-    input_series:
-      - series: 'pin_kiosk_metrics_written_timestamp_seconds{{instance="k1"}}'
-        values: '0+60x5 300x10'
-      - series: 'pin_kiosk_drift_level{{instance="k1",level="warn"}}'
-        values: '0x5 1x10'
-      - series: 'pin_kiosk_console_link_up{{instance="k1"}}'
-        values: '1x15'
-      - series: 'pin_kiosk_sessions_total{{instance="k1",result="locked"}}'
-        values: '0 1 1 2 3 3 3 3 3 3 3 3 3 3 3 3'
-    alert_rule_test:
-      - {{eval_time: 6m, alertname: PinKioskSilent, exp_alerts: []}}
-      - eval_time: 8m
-        alertname: PinKioskSilent
-        exp_alerts:
-          - exp_labels: {{severity: critical, instance: k1}}
-            exp_annotations: {{summary: "pin-kiosk on k1 has not written metrics for over a minute"}}
-      - {{eval_time: 10m, alertname: PinKioskTouchDriftWarn, exp_alerts: []}}
-      - eval_time: 11m
-        alertname: PinKioskTouchDriftWarn
-        exp_alerts:
-          - exp_labels: {{severity: warning, instance: k1, level: warn}}
-            exp_annotations: {{summary: "touch panel of k1 is drifting: schedule a calibration"}}
-      - {{eval_time: 15m, alertname: PinKioskConsoleLinkDown, exp_alerts: []}}
-      - eval_time: 5m
-        alertname: PinKioskLockedPins
-        exp_alerts:
-          - exp_labels: {{severity: warning, instance: k1, result: locked}}
-            exp_annotations: {{summary: "3 PIN locks in a day at k1"}}
-"""
+RULE_TESTS = REPO / "tests" / "alert_rules_test.yml"
 
 
-def test_the_fleet_alert_rules_load_and_fire_when_they_should(tmp_path):
+def alert_names():
+    return re.findall(r"^\s+- alert: (\w+)$", RULES.read_text(), re.M)
+
+
+def promtool_test(tmp_path, rules_text=None):
+    """``promtool test rules`` on tests/alert_rules_test.yml, optionally against altered rules."""
+    tests = RULE_TESTS
+    if rules_text is not None:
+        (tmp_path / "systemd").mkdir(exist_ok=True)
+        (tmp_path / "systemd" / RULES.name).write_text(rules_text)
+        (tmp_path / "tests").mkdir(exist_ok=True)
+        tests = tmp_path / "tests" / RULE_TESTS.name
+        tests.write_text(RULE_TESTS.read_text())
+    return subprocess.run([PROMTOOL, "test", "rules", str(tests)], capture_output=True, text=True)
+
+
+def test_the_fleet_alert_rules_load_and_each_fires_and_stays_quiet_when_it_should(tmp_path):
+    names = alert_names()
     r = subprocess.run([PROMTOOL, "check", "rules", str(RULES)], capture_output=True, text=True)
-    assert r.returncode == 0 and "SUCCESS: 10 rules found" in r.stdout, r.stdout + r.stderr
-    tests = tmp_path / "rules_test.yml"
-    tests.write_text(RULE_TESTS.format(rules=RULES))
-    r = subprocess.run([PROMTOOL, "test", "rules", str(tests)], capture_output=True, text=True)
+    assert r.returncode == 0 and f"SUCCESS: {len(names)} rules found" in r.stdout, r.stdout + r.stderr
+    cases = RULE_TESTS.read_text()
+    quiet = set(re.findall(r"alertname: (\w+), exp_alerts: \[\]\}", cases))
+    firing = set(re.findall(r"alertname: (\w+)\n\s+exp_alerts:\n\s+- exp_labels:", cases))
+    for name in names:
+        assert name in firing, f"{name}: no case where it fires"
+        assert name in quiet, f"{name}: no case where it stays quiet"
+    r = promtool_test(tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
-    tests.write_text(RULE_TESTS.format(rules=RULES).replace("eval_time: 8m", "eval_time: 7m"))
-    assert subprocess.run([PROMTOOL, "test", "rules", str(tests)], capture_output=True).returncode != 0
+
+
+def test_the_target_rules_are_scoped_to_kiosk_terminals(tmp_path):
+    """Without the job scope, the city's other nodes would raise kiosk alerts: the test catches it."""
+    text = RULES.read_text()
+    assert "unreachable" in text.lower()
+    unscoped = text.replace('up{job="pin-kiosk"} == 0', "up == 0")
+    assert promtool_test(tmp_path, unscoped).returncode != 0
+    unscoped = text.replace('up{job="pin-kiosk"} == 1 unless', "up == 1 unless")
+    assert promtool_test(tmp_path, unscoped).returncode != 0
+    later = text.replace("for: 2m", "for: 3m", 1)  # the firing cases pin the timing down too
+    assert promtool_test(tmp_path, later).returncode != 0
