@@ -122,3 +122,40 @@ def test_the_target_rules_are_scoped_to_kiosk_terminals(tmp_path):
     assert promtool_test(tmp_path, unscoped).returncode != 0
     later = text.replace("for: 2m", "for: 3m", 1)  # the firing cases pin the timing down too
     assert promtool_test(tmp_path, later).returncode != 0
+
+
+DASHBOARD = REPO / "systemd" / "grafana-pin-kiosk.json"
+#: what a query may read besides the kiosk's own series: the scrape's own health
+SCRAPE_SERIES = {"up"}
+
+
+def dashboard_queries():
+    import json
+    dash = json.loads(DASHBOARD.read_text())
+    exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+    exprs += [v["query"]["query"] for v in dash["templating"]["list"] if isinstance(v.get("query"), dict)]
+    return dash, exprs
+
+
+def test_every_dashboard_query_names_metrics_the_kiosk_writes(tmp_path):
+    written = {line.split("{")[0] for line in format_metrics(FULL, 1.0).splitlines() if not line.startswith("#")}
+    dash, exprs = dashboard_queries()
+    assert len(exprs) >= 10
+    for expr in exprs:
+        names = set(re.findall(r"\b(pin_kiosk_[a-z_]+)\b", expr))
+        assert names, f"reads no kiosk metric: {expr}"
+        assert names <= written, f"{sorted(names - written)} not written by the kiosk: {expr}"
+        others = set(re.findall(r"\b([a-z_]+)\{", expr)) - names - SCRAPE_SERIES
+        assert not others, f"{others}: {expr}"
+    # the terminals table shows what the issue asks of it
+    table = next(p for p in dash["panels"] if p["type"] == "table")
+    shown = set(table["transformations"][1]["options"]["renameByName"].values())
+    assert {"up", "state", "console link", "card reader", "touch panel", "drift mm",
+            "calibration age (days)", "sessions 24 h"} <= shown
+    # and every query is PromQL that Prometheus accepts (as recording rules, checked by promtool)
+    rules = tmp_path / "dashboard_rules.yml"
+    body = "\n".join(f"      - record: dashboard:q{i}\n        expr: '{e.replace('$terminal', '.*')}'"
+                     for i, e in enumerate(e for e in exprs if not e.startswith("label_values")))
+    rules.write_text(f"groups:\n  - name: dashboard\n    rules:\n{body}\n")
+    r = subprocess.run([PROMTOOL, "check", "rules", str(rules)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
