@@ -111,6 +111,18 @@ def format_metrics(snap: MetricsSnapshot, now_s: float) -> str:
     return "\n".join(out) + "\n"
 
 
+def status_text(snap: MetricsSnapshot) -> str:
+    """The one line ``systemctl status pin-kiosk`` shows (sd_notify ``STATUS=``), from the same facts.
+
+    ``console up, reader present, touch present, drift ok, 12 sessions``: what a technician at
+    the terminal needs first.  No session detail: STATUS= is readable by every local user.
+    """
+    sessions = sum(int(v) for v in snap.sessions_by_result.values())
+    return (f"console {'up' if snap.link_up else 'DOWN'}, reader {'present' if snap.card_reader_present else 'MISSING'}, "
+            f"touch {'present' if snap.touch_present else 'MISSING'}, drift {snap.drift_level}, "
+            f"{sessions} session{'' if sessions == 1 else 's'}")
+
+
 def write_metrics(path: Path | str, snapshot: MetricsSnapshot, now_s: float | None = None) -> None:
     """Atomically replace ``path`` (e.g. ``cfg.metrics_dir / METRICS_FILE``) with the snapshot.
 
