@@ -234,7 +234,8 @@ class Kiosk:
                 rid = self._card_requests.pop(ev.request_id, None)
                 if rid is not None:
                     r = ev.result
-                    self._run(self.session.card_result(now, rid, r.outcome, r.tries_left), now)
+                    self._run(self.session.card_result(now, rid, r.outcome, r.tries_left, r.identity,
+                                                       r.valid_until, r.resident_registry_aid), now)
             else:
                 self._presence(ev, now)
         self._after(now)
@@ -391,7 +392,7 @@ class Kiosk:
     def _run(self, effects: list, now: float) -> None:
         for e in effects:
             if isinstance(e, CardOp):
-                wid = self.card.submit(e.op, e.pin_type, *e.pins)
+                wid = self.card.submit(e.op, e.pin_type, *e.pins, identity=e.identity, shown_tries=e.shown_tries)
                 self._card_requests[wid] = e.request_id
             elif isinstance(e, ToConsole):
                 fields = e.fields
@@ -624,13 +625,16 @@ def open_kiosk(cfg: Config, *, loop: EventLoop, on_frame: Callable[[View, Any], 
     configuration error (exit 2); a screen that cannot open, or a state
     directory held by another kiosk, is a StartError (exit 1).
     """
-    from drivers.card import CardWorker, open_card
+    from drivers.card import CardWorker, open_card, reader_pattern_problem
     from drivers.touch import TouchSpecError, open_touch
     from kiosk.audit import AuditBusy, AuditTrail
     from kiosk.config import ConfigError
     from kiosk.console_link import ConsoleLink
     from kiosk.watchdog import Notifier
 
+    problem = reader_pattern_problem(cfg.card.source, cfg.card)
+    if problem is not None:
+        raise ConfigError(cfg.source, "card.reader_pattern", problem)
     try:
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
         audit = AuditTrail(cfg.state_dir)

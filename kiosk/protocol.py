@@ -162,6 +162,8 @@ TRIES = _optional(_int(0, MAX_TRIES))
 COUNT = _int(0, 2**53 - 1)
 MM = _number(-1000.0, 1000.0)
 HEX_DIGEST = _pattern(r"[0-9a-f]{8,128}")
+#: A calendar date, YYYY-MM-DD (the user-authentication certificate's end date).
+ISO_DATE = _pattern(r"20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
 LEVEL = _choice("ok", "warn", "alert")
 
 DRIFT_SUMMARY = _object({
@@ -195,7 +197,7 @@ KIOSK_FRAMES: dict[str, FrameSchema] = {
     "session.started": _schema({"operator": OPERATOR, "pin_type": _choice(*PIN_TYPES),
                                 "action": _choice(*ACTIONS)}),
     "entry.started": _schema({"pin_type": _choice(*PIN_TYPES), "action": _choice(*ACTIONS),
-                              "tries_left": TRIES}, ("pin_type", "action")),
+                              "tries_left": TRIES, "cert_valid_until": ISO_DATE}, ("pin_type", "action")),
     "pin.result": _schema({"pin_type": _choice(*PIN_TYPES), "action": _choice(*ACTIONS),
                            "result": _choice(*RESULTS), "tries_left": TRIES},
                           ("pin_type", "action", "result")),

@@ -67,7 +67,7 @@ SKEWED = Affine(800 / 4096 * 0.97, 0.01, 6.0, -0.008, 480 / 4096 * 1.02, -4.0)
 class KioskUnderTest:
     """``pin-kiosk run`` in a subprocess, its console (the test) and its finger."""
 
-    def __init__(self, tmp: Path, card: str = "pcsc", extra_config: str = "",
+    def __init__(self, tmp: Path, card: str = "pcsc:Virtual PCD", extra_config: str = "",
                  env: dict[str, str] | None = None, cwd: Path | None = None,
                  preexec_fn=None, key: bytes | None = None) -> None:
         """``key``: provision the terminal's console key (protocol 2) for the kiosk and the test console."""
