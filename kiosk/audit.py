@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 21 cards vanished from a ward office that kept no record of who handled what
-(shared/PRODUCT.md).  This module keeps that record: one JSON object per line
+(docs/product.md).  This module keeps that record: one JSON object per line
 in ``<state dir>/audit.jsonl``, appended and fsynced per record through
 ``kiosk.durable.append_record``.
 
