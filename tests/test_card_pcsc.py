@@ -292,6 +292,7 @@ def test_pcscd_absent_is_reported_at_once_and_waiting_for_it_costs_no_cpu(stack)
         worker.close()
 
 
+@pytest.mark.stack
 @pytest.mark.parametrize("tries", [(2, 4), (0, 5), (3, 0), (0, 0), (1, 1)])
 def test_opensc_agrees_with_card_status_on_every_counter(card, tries):
     """pkcs15-tool --list-pins and pin-kiosk card status read the same counters, blocked ones too."""
@@ -310,6 +311,7 @@ def test_opensc_agrees_with_card_status_on_every_counter(card, tries):
     assert PcscBackend().tries_left(SIG) == CardResult("locked" if sig == 0 else "ok", sig)  # spent nothing
 
 
+@pytest.mark.stack
 def test_two_readers_holding_cards_is_two_cards_never_a_guess(card):
     card.insert_card("--pins", PIN_ARG, "--tries", "user_auth=1", slot=1, second=True)
     b = PcscBackend()
@@ -320,6 +322,7 @@ def test_two_readers_holding_cards_is_two_cards_never_a_guess(card):
     assert b.identify(UA).ok
 
 
+@pytest.mark.stack
 def test_the_second_slots_card_never_gets_the_pin(card):
     """The issue's measurement: the citizen's card in slot 0, another card put into slot 1."""
     b = PcscBackend()
@@ -332,6 +335,7 @@ def test_the_second_slots_card_never_gets_the_pin(card):
     assert b.tries_left(UA, citizen.identity) == CardResult("ok", 2)
 
 
+@pytest.mark.stack
 def test_a_fast_swap_is_card_changed_and_the_new_card_gets_nothing(card):
     b = PcscBackend()
     citizen = b.identify(UA)
@@ -347,6 +351,7 @@ def test_a_fast_swap_is_card_changed_and_the_new_card_gets_nothing(card):
     assert PcscBackend().tries_left(UA) == CardResult("ok", 2)  # the new card's counter did not move
 
 
+@pytest.mark.stack
 def test_a_counter_changed_between_display_and_verify_is_caught(card):
     b = PcscBackend()
     citizen = b.identify(UA)
@@ -355,12 +360,47 @@ def test_a_counter_changed_between_display_and_verify_is_caught(card):
     assert b.tries_left(UA, citizen.identity) == CardResult("ok", 2)  # the PIN was not sent
 
 
+@pytest.mark.stack
 @pytest.mark.parametrize("aid", RESIDENT_REGISTRY_AID_CANDIDATES, ids=lambda a: a.hex()[-4:])
 def test_resident_registry_found_at_either_aid(card, aid):
     card.insert_card("--pins", PIN_ARG, "--resident-registry-aid", aid.hex(), "--tries", "resident_registry=2")
     r = PcscBackend().identify(RR)
     assert (r.outcome, r.tries_left, r.resident_registry_aid) == ("ok", 2, aid)
     assert PcscBackend().verify(RR, pin(RR), r.identity, 2) == CardResult("ok", 3)
+
+
+@pytest.mark.stack
+def test_empty_verify_after_a_good_one_answers_the_counter_like_the_real_card(card):
+    """OpenSC PR #959: the JPKI card answers 00 20 00 80 with 63Cx even right after a good VERIFY."""
+    from smartcard import scard
+
+    from kiosk import jpki
+
+    rc, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    rc, handle, proto = scard.SCardConnect(ctx, READER_0, scard.SCARD_SHARE_EXCLUSIVE, scard.SCARD_PROTOCOL_T1)
+    try:
+        def sw(apdu):
+            rc, response = scard.SCardTransmit(handle, proto, list(apdu))
+            return (response[-2] << 8) | response[-1]
+
+        assert sw(jpki.select_applet(jpki.AID_JPKI)) == 0x9000
+        assert sw(jpki.select_ef(b"\x00\x18")) == 0x9000
+        assert sw(jpki.verify(PINS[UA].encode())) == 0x9000
+        assert sw(jpki.VERIFY_COUNTER) == 0x63C3
+    finally:
+        scard.SCardDisconnect(handle, scard.SCARD_RESET_CARD)
+        scard.SCardReleaseContext(ctx)
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize("keeps", [False, True], ids=["reselect-drops", "reselect-keeps"])
+def test_change_works_whatever_a_reselect_does_to_the_verified_state(card, keeps):
+    card.insert_card("--pins", PIN_ARG, *(["--reselect-keeps-verified"] if keeps else []))
+    b = PcscBackend()
+    ident = b.identify(SIG).identity
+    assert b.change(SIG, pin(SIG), Pin.from_text("NEW9Q2"), ident, 5) == CardResult("ok", 5)
+    assert b.verify(SIG, Pin.from_text("NEW9Q2"), ident, 5).ok
+    assert b.change(CI, pin(CI), Pin.from_text("3377"), ident, 3).ok
 
 
 def test_no_pin_reached_pcscd_or_the_card_output(stack):

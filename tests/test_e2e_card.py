@@ -7,6 +7,7 @@ card's certificate names a test person); a card in the second reader never gets 
 from __future__ import annotations
 
 import base64
+import time
 from datetime import date
 
 import pytest
@@ -18,6 +19,7 @@ from support_kiosk import PIN_ARG, SECRETS, UA, KioskUnderTest, kiosk_on_stack
 from support_pcsc import READER_1, running_stack
 
 SERIAL = "5eed0001"
+pytestmark = pytest.mark.stack
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +66,22 @@ def test_resident_registry_change_is_refused_before_anything_is_typed(stack, tmp
         alert = k.wait_frame("alert", code="change_not_supported")
         assert "not supported" in alert["message"]
         assert k.frames("session.started") == [] and k.frames("entry.started") == []
+
+
+def test_a_card_pulled_during_verify_is_recounted_for_the_clerk_at_the_next_insertion(stack, tmp_path):
+    with kiosk_on_stack(stack, tmp_path) as k:
+        stack.insert_card("--pins", PIN_ARG, "--cert-serial", SERIAL, "--verify-delay-s", "2")
+        k.say("begin", pin_type="user_auth", action="verify", operator="clerk01")
+        k.wait_frame("entry.started")
+        k.type("0000")
+        k.press("enter")
+        time.sleep(0.5)  # the card is checking the PIN
+        stack.kill_card()
+        assert k.wait_frame("pin.result")["result"] == "card_removed"
+        assert k.wait_frame("session.ended")["reason"] == "card_removed"
+        assert k.frames("card.counter") == []
+        # the same card back (same certificate), its counter as the card now says
+        stack.insert_card("--pins", PIN_ARG, "--cert-serial", SERIAL, "--tries", "user_auth=2")
+        counter = k.wait_frame("card.counter")
+        assert {key: counter[key] for key in ("pin_type", "reason", "card", "tries_left")} == {
+            "pin_type": "user_auth", "reason": "removed_during_verify", "card": "same", "tries_left": 2}

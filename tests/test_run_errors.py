@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from kiosk.audit import AuditTrail
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +41,7 @@ def test_state_dir_held_by_another_kiosk(tmp_path):
     assert "another kiosk is running" in line
 
 
+@pytest.mark.stack
 def test_a_pcsc_source_without_a_reader_pattern_is_refused(tmp_path):
     """Any reader would do: the PIN could reach a card in another reader.  One line, exit 2."""
     config = tmp_path / "k.toml"

@@ -113,3 +113,39 @@ def test_cards_that_are_not_my_number_cards_are_named_to_the_clerk():
         assert frames(fx, "alert")[0].fields["code"] == outcome
         assert frames(fx, "pin.result")[0].fields["result"] in ("no_card", "error")
         assert s.card_identity is None and s.state != ENTRY
+
+
+def test_after_a_pull_mid_verify_the_next_insertion_reads_the_counter_for_the_clerk():
+    s = Session()
+    begun(s)
+    s.card_result(2, typed(s, "1234").request_id, "card_removed", None)
+    assert s.card_identity is None and s.recount == (UA, CARD)  # the PIN type and card only
+    op = card_op(s.card_inserted(5))
+    assert (op.op, op.pin_type, op.identity, op.pins) == ("tries_left", UA, CARD, ())
+    assert s.card_inserted(5.1) == []  # one read at a time
+    fx = s.card_result(6, op.request_id, "ok", 2)
+    (counter,) = frames(fx, "card.counter")
+    assert counter.fields == {"pin_type": "user_auth", "reason": "removed_during_verify", "card": "same",
+                              "tries_left": 2}
+    assert any(isinstance(e, ToAudit) and e.kind == "card.counter" for e in fx)
+    assert s.recount is None and s.card_inserted(7) == []  # once only
+
+
+def test_the_recount_names_another_card_and_waits_for_a_card_that_answers():
+    s = Session()
+    begun(s)
+    s.card_result(2, typed(s, "1234").request_id, "card_removed", None)
+    op = card_op(s.card_inserted(5))
+    assert s.card_result(6, op.request_id, "no_card", None) == []  # gone again: try next time
+    op = card_op(s.card_inserted(8))
+    begin_op = card_op(s.begin(8.5, SIG))  # a new session meanwhile: the answer still lands
+    (counter,) = frames(s.card_result(9, op.request_id, "card_changed", None), "card.counter")
+    assert counter.fields["card"] == "other" and "tries_left" not in counter.fields
+    assert s.state != IDLE and begin_op.op == "identify"
+
+
+def test_a_pull_before_the_pin_went_out_needs_no_recount():
+    s = Session()
+    begun(s)
+    s.card_removed(2)
+    assert s.recount is None and s.card_inserted(3) == []
