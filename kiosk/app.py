@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from calibration.drift import DriftEstimator, LevelChange, SessionDrift, key_pitch_mm, key_residual_mm
+from calibration.drift import (DriftEstimator, LevelChange, SessionDrift, SessionPool, add_pool, key_pitch_mm,
+                              key_residual_mm)
 from calibration.matrix import Affine
 from kiosk import __version__
 from kiosk.config import Config
@@ -98,6 +99,7 @@ class Kiosk:
         self.calibration_source = cal_status.source
         self.calibrated_at_s = _unix_time(cal_status.meta.get("installed_at"))
         self.session_drift = SessionDrift()
+        self.drift_pool = SessionPool(cfg.drift.pool_sessions)
         self.procedure: Any | None = None
         self._card_requests: dict[int, int] = {}  # worker request id -> session request id
         self._layouts: dict[tuple, KeyLayout] = {}
@@ -360,6 +362,7 @@ class Kiosk:
                 self.calibration_source = "active"
                 was = self.drift.level
                 self.drift.reset_baseline()
+                self.drift_pool.wipe()  # sessions typed on the old calibration are not its baseline
                 self._drift_changed(LevelChange(was, "ok", "calibrated") if was != "ok" else None, now)
                 self._record("calibration", technician=out.technician, outcome="accepted",
                              rms_mm=out.rms_mm, max_mm=out.max_mm, points=len(out.fit_residuals_mm),
@@ -414,7 +417,9 @@ class Kiosk:
         summary = self.session_drift.summary()
         self.session_drift.wipe()
         self._last_char_key = self._erased_key = self._down_key = None
-        self._drift_changed(self.drift.add_session(summary, e.wrong_pin), now)
+        pool = self.drift_pool.add(summary, e.wrong_pin)
+        if pool:  # the drift figures move only by several sessions at once: none shows one PIN's length
+            self._drift_changed(add_pool(self.drift, pool), now)
         self._metrics(now)
 
     def _drift_changed(self, change: Any, now: float, measured_mm: float | None = None) -> None:

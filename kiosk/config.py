@@ -143,6 +143,8 @@ class DriftConfig:
     check_rms_mm: float = _f(1.5, lo=0.1, hi=20, doc="drift check: pass when rms error is at most this")
     check_max_mm: float = _f(3.0, lo=0.1, hi=30, doc="drift check: pass when the largest error is at most this")
     baseline_taps: int = _f(500, lo=4, hi=100000, doc="taps after a calibration that form the baseline")
+    pool_sessions: int = _f(5, lo=1, hi=100,
+                            doc="drift figures move only after this many sessions, pooled: none follows one PIN's length")
     technician_timeout_s: float = _f(60.0, lo=5, hi=3600,
                                      doc="calibration or drift check ends, nothing changed, after this long without a tap")
 
