@@ -13,6 +13,11 @@ from __future__ import annotations
 
 import asyncio
 
+from prompt_toolkit import PromptSession, print_formatted_text
+from prompt_toolkit.formatted_text import FormattedText
+from prompt_toolkit.patch_stdout import patch_stdout
+from prompt_toolkit.styles import Style
+
 from kiosk.console.client import Notice, Tone
 from kiosk.console.station import POLL_S, Station
 
@@ -35,11 +40,6 @@ def _formatted(n: Notice) -> list[tuple[str, str]]:
 
 
 async def _run(station: Station) -> int:
-    from prompt_toolkit import PromptSession, print_formatted_text
-    from prompt_toolkit.formatted_text import FormattedText
-    from prompt_toolkit.patch_stdout import patch_stdout
-    from prompt_toolkit.styles import Style
-
     style = Style.from_dict(STYLE)
     picture = station.client.picture
 

@@ -65,7 +65,14 @@ def run_console(args: argparse.Namespace, cfg: Config) -> int:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         from kiosk.console.plain import run_plain
         return run_plain(station, sys.stdin, sys.stdout, sys.stderr, args.json, stop)
-    from kiosk.console.line import run_line
+    try:
+        from kiosk.console.line import run_line
+    except ImportError:  # a terminal's own Python has no prompt_toolkit: plain lines still work
+        print("pin-kiosk console: prompt_toolkit is not installed: plain lines (pip install prompt_toolkit, "
+              "or use --gui)", file=sys.stderr)
+        from kiosk.console.plain import run_plain
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        return run_plain(station, sys.stdin, sys.stdout, sys.stderr, False, stop)
     return run_line(station)
 
 
