@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from kiosk import frames
 from kiosk.console.plain import ALERT_PREFIX
 from kiosk.protocol import Command, Greeted, Link, Role
