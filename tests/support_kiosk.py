@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import support_pcsc  # noqa: F401  (points PCSCLITE_CSOCK_NAME at the tests' pcscd before anything uses PC/SC)
@@ -67,7 +67,8 @@ class KioskUnderTest:
     """``pin-kiosk run`` in a subprocess, its console (the test) and its finger."""
 
     def __init__(self, tmp: Path, card: str = "pcsc", extra_config: str = "",
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, prepare: Callable[[Path], None] | None = None) -> None:
+        """``prepare(state_dir)`` runs after the calibration is installed, before the kiosk starts."""
         self.tmp = tmp
         self.state_dir = tmp / "state"
         self.config = tmp / "kiosk.toml"
@@ -75,6 +76,8 @@ class KioskUnderTest:
         self.cfg = load_config(self.config)
         axes = Axes(AxisRange(0, 4095), AxisRange(0, 4095))
         store.install(self.state_dir, SKEWED, {"technician": "e2e"}, axes=axes, screen=self.cfg.screen)
+        if prepare is not None:
+            prepare(self.state_dir)
         self.fifo = tmp / "touch.fifo"
         os.mkfifo(self.fifo)
         self.port_link = tmp / "kiosk-console"  # the udev symlink
