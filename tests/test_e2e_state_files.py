@@ -164,9 +164,9 @@ def test_temp_files_of_writes_killed_midway_are_removed_at_start(tmp_path):
     left_before = []
 
     def prepare(state: Path) -> None:
-        for i in range(20):  # kill -9 during calibration saves, as a power cut would
+        for i in range(12):  # kill -9 during calibration saves, as a power cut would
             p = subprocess.Popen([sys.executable, "-c", INSTALL_FOREVER, str(state)], cwd=ROOT)
-            time.sleep(0.4 + (i % 7) * 0.013)
+            time.sleep(0.8 + (i % 7) * 0.013)  # past start-up, somewhere in the install loop
             os.kill(p.pid, signal.SIGKILL)
             p.wait()
         (state / ".drift.json.k1llx9.tmp").write_bytes(b'{"version": 1')  # one for sure, whatever the timing
