@@ -112,6 +112,7 @@ class Kiosk:
         self.tracker: PressTracker | None = None
         self._timer: TimerHandle | None = None
         self._fds: dict[str, int | None] = {"touch": None, "link": None}
+        self._axis_mismatch = ""  # the last touch_axis_mismatch alerted
         # RAM only, wiped at session end: the last character key, and the one a backspace erased,
         # so "backspace, then the key next to the erased one" counts as a likely mis-registration.
         self._last_char_key: str | None = None
@@ -574,6 +575,10 @@ class Kiosk:
             if not touch_now:
                 self._alert(now, "touch_absent", f"touch panel absent: {self.touch.absent_reason}")
             self._metrics(now)
+        mismatch = self.touch.pipeline.axis_mismatch
+        if mismatch and mismatch != self._axis_mismatch:
+            self._axis_mismatch = mismatch  # once per device: its contacts are refused meanwhile
+            self._alert(now, "touch_axis_mismatch", f"touch panel reports positions off its axes: {mismatch}")
         if bool(self.link.up) != self._link_up:
             self._link_up = bool(self.link.up)
             self._record("console.link", state="up" if self._link_up else "down", port=self.cfg.console.port)

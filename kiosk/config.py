@@ -103,7 +103,7 @@ class TouchConfig:
     filters: list = _f(["pthres", "median", "debounce"], doc="tap filter chain, in order")
     pressure_min: int = _f(1, lo=0, hi=65535, doc="pthres: samples below this pressure are dropped")
     median_window: int = _f(3, lo=1, hi=15, doc="median: samples per window (odd)")
-    debounce_s: float = _f(0.08, lo=0, hi=2, doc="debounce: minimum time from one tap's release to the next tap")
+    debounce_s: float = _f(0.08, lo=0, hi=2, doc="debounce: a touch that starts and ends within this of the previous release is a bounce")
     fit_reject_mm: float = _f(3.0, lo=0.5, hi=50, doc="calibration fit: a point this far from the fitted matrix is a misclick, rejected")
 
 
