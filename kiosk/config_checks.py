@@ -100,10 +100,10 @@ def _spec_errors(cfg: Config) -> list[ConfigError]:
     errors = []
     scheme, sep, rest = cfg.touch.source.partition(":")
     if scheme not in TOUCH_SCHEMES or (scheme == "mouse") == bool(sep or rest):
-        errors.append(ConfigError(cfg.source, "touch.source", f"expected evdev:PATH, evdev:auto, events:PATH, "
-                                  f"evemu:PATH or mouse, got {cfg.touch.source!r}"))
+        errors.append(ConfigError(cfg.source, "touch.source", f"touch source {cfg.touch.source!r}: expected "
+                                  "evdev:PATH, evdev:auto, events:PATH, evemu:PATH or mouse"))
     scheme, sep, rest = cfg.card.source.partition(":")
     if not (scheme == "pcsc" or cfg.card.source == "sim"):
-        errors.append(ConfigError(cfg.source, "card.source",
-                                  f"expected one of {', '.join(CARD_SCHEMES)}, got {cfg.card.source!r}"))
+        errors.append(ConfigError(cfg.source, "card.source", f"unknown card spec {cfg.card.source!r} "
+                                  f"(expected one of: {', '.join(CARD_SCHEMES)})"))
     return errors
