@@ -251,7 +251,8 @@ class Kiosk:
                 rid = self._card_requests.pop(ev.request_id, None)
                 if rid is not None:
                     r = ev.result
-                    self._run(self.session.card_result(now, rid, r.outcome, r.tries_left), now)
+                    self._run(self.session.card_result(now, rid, r.outcome, r.tries_left, r.identity,
+                                                       r.valid_until, r.resident_registry_aid), now)
             else:
                 self._presence(ev, now)
         self._after(now)
@@ -408,7 +409,7 @@ class Kiosk:
     def _run(self, effects: list, now: float) -> None:
         for e in effects:
             if isinstance(e, CardOp):
-                wid = self.card.submit(e.op, e.pin_type, *e.pins)
+                wid = self.card.submit(e.op, e.pin_type, *e.pins, identity=e.identity, shown_tries=e.shown_tries)
                 self._card_requests[wid] = e.request_id
             elif isinstance(e, ToConsole):
                 fields = e.fields
@@ -653,13 +654,16 @@ def open_kiosk(cfg: Config, *, loop: EventLoop, on_frame: Callable[[View, Any], 
     configuration error (exit 2); a screen that cannot open, or a state
     directory held by another kiosk, is a StartError (exit 1).
     """
-    from drivers.card import CardWorker, open_card
+    from drivers.card import CardWorker, open_card, reader_pattern_problem
     from drivers.touch import TouchSpecError, open_touch
     from kiosk.audit import AuditBusy, AuditTrail
     from kiosk.config import ConfigError
     from kiosk.console_link import ConsoleLink
     from kiosk.watchdog import Notifier
 
+    problem = reader_pattern_problem(cfg.card.source, cfg.card)
+    if problem is not None:
+        raise ConfigError(cfg.source, "card.reader_pattern", problem)
     try:
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
         audit = AuditTrail(cfg.state_dir)
@@ -679,7 +683,13 @@ def open_kiosk(cfg: Config, *, loop: EventLoop, on_frame: Callable[[View, Any], 
         touch.close()
         audit.close()
         raise ConfigError(cfg.source, "card.source", str(exc)) from None
-    link = ConsoleLink(cfg, cfg.state_dir)
+    from kiosk.console_key import KeyFileError
+    try:
+        link = ConsoleLink(cfg, cfg.state_dir)
+    except KeyFileError as exc:
+        for part in (card, touch, audit):
+            part.close()
+        raise ConfigError(cfg.source, "console.key_file", str(exc)) from None
     from kiosk.ui.display import Display, DisplayError
     from kiosk.ui.fonts import FontError
     try:
@@ -701,6 +711,13 @@ def open_kiosk(cfg: Config, *, loop: EventLoop, on_frame: Callable[[View, Any], 
 
 def run_kiosk(cfg: Config, on_frame: Callable[[View, Any], None] | None = None) -> int:
     """``pin-kiosk run``: start, loop until SIGTERM/SIGINT, shut down cleanly.  Returns the exit code."""
+    from kiosk.pin import ARENA
+    from kiosk.secret_memory import forbid_core_dumps
+    for failure in forbid_core_dumps():
+        log.warning("core dumps not forbidden: %s (LimitCORE=0 in the unit still applies)", failure)
+    ARENA.prepare()  # map and lock the PIN arena's first page now, to report it once
+    if not ARENA.locked:
+        log.warning("PIN memory not locked (it may be swapped out): mlock: %s", ARENA.lock_error)
     loop = EventLoop()
     kiosk = open_kiosk(cfg, loop=loop, on_frame=on_frame)
     log.info("pin-kiosk %s running: terminal %s, touch %s, card %s, console %s",

@@ -110,7 +110,8 @@ class TouchConfig:
 @dataclass(frozen=True)
 class CardConfig:
     source: str = _f("pcsc", doc="pcsc | pcsc:READER-PATTERN | sim")
-    reader_pattern: str = _f("", doc="substring of the reader name to use; empty = first reader")
+    reader_pattern: str = _f("", doc="substring of the reader name to use; empty = any (refused by pin-kiosk run)")
+    resident_registry_aid: str = _f("", doc="hex AID of the 住基 applet; empty = probe the known candidates")
     sim_pins: str = _f("user_auth=1234,signature=ABC123,resident_registry=1234,card_info_input=1234",
                        doc="sim card only: its PINs")
 
@@ -123,6 +124,8 @@ class ConsoleConfig:
     heartbeat_s: float = _f(5.0, lo=0.5, hi=3600, doc="status heartbeat interval")
     reopen_max_s: float = _f(10.0, lo=0.1, hi=600, doc="longest backoff when reopening a vanished port")
     journal_max_frames: int = _f(10000, lo=10, hi=1000000, doc="unacknowledged frames kept across restarts")
+    key_file: str = _f("/etc/pin-kiosk/console.key",
+                       doc="the terminal's console key (pin-kiosk key create); missing: unauthenticated link")
 
 
 @dataclass(frozen=True)
@@ -260,6 +263,13 @@ def _cross_checks(file: str, cfg: Config) -> list[ConfigError]:
         errors.append(ConfigError(file, "touch.y_max", f"must be greater than touch.y_min ({t.y_min})"))
     if t.median_window % 2 == 0:
         errors.append(ConfigError(file, "touch.median_window", f"must be odd, got {t.median_window}"))
+    if cfg.card.resident_registry_aid:
+        from kiosk.jpki import parse_aid
+
+        try:
+            parse_aid(cfg.card.resident_registry_aid)
+        except ValueError as exc:
+            errors.append(ConfigError(file, "card.resident_registry_aid", str(exc)))
     s = cfg.screen
     for axis in ("width", "height"):
         px, mm = getattr(s, f"{axis}_px"), getattr(s, f"{axis}_mm")

@@ -50,6 +50,8 @@ OVERFLOW_CODE = "journal_overflow"
 COMPACT_SLACK = 256
 
 Key = tuple[str, int]
+#: Protocol versions a journaled frame may have been written with.
+VERSIONS = (frames.VERSION, frames.VERSION_MAC)
 #: Acks and drops are batched per record; a batch is never near this.
 MAX_KEYS_PER_RECORD = 100_000
 
@@ -73,7 +75,9 @@ def _keys(value: Any, where: str) -> list[Key]:
 def check_frame(frame: Any) -> dict[str, Any]:
     """A journaled frame exactly as the kiosk builds one (envelope, schema, size); StateFileError otherwise."""
     try:
-        frames.check_envelope(frame)
+        # either version: a key provisioned (or removed) since, and the link re-versions on replay
+        version = frame.get("v") if isinstance(frame, dict) and frame.get("v") in VERSIONS else frames.VERSION
+        frames.check_envelope(frame, version)
         schema = protocol.KIOSK_FRAMES.get(frame["type"])
         if schema is None or not schema.reliable:
             raise StateFileError("frame of a type the kiosk does not journal")
@@ -83,7 +87,7 @@ def check_frame(frame: Any) -> dict[str, Any]:
         _, refused = protocol.filter_fields(frame["type"], fields, protocol.Role.KIOSK)
         if refused:
             raise StateFileError(f"{frame['type']} frame with a field not in its schema")
-        frames.encode(frame)
+        frames.encode({**frame, "v": frames.VERSION})  # the size bound (a MAC goes outside the JSON)
     except StateFileError:
         raise
     except ValueError as exc:  # FrameError (envelope, size), a missing required field
