@@ -92,7 +92,7 @@ def test_parse_json_returns_finite_bounded_json_or_one_line_error(text):
 
 
 def test_parse_json_refuses_what_pythons_json_accepts():
-    for text in ("NaN", "[Infinity]", '{"a": -Infinity}', "1e999", '{"a":1,"a":2}', "9" * 30, "[" * 100_000,
+    for text in ("NaN", "[Infinity]", '{"a": -Infinity}', "1e999", '{"a":1,"a":2}', "9" * 5000, "[" * 100_000,
                  "[" * 17 + "]" * 17):
         with pytest.raises(StateFileError):
             parse_json(text)
