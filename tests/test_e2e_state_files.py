@@ -177,3 +177,21 @@ def test_temp_files_of_writes_killed_midway_are_removed_at_start(tmp_path):
     assert left_before and [p.name for p in k.state_dir.rglob(".*.tmp")] == []
     assert f"removed {len(left_before)} temporary files of interrupted writes" in k.err()
     assert (k.state_dir / "calibration" / "active.json").is_file()  # the calibration itself untouched
+
+
+def test_a_power_cut_mid_record_is_an_unclean_shutdown_not_tampering(tmp_path):
+    def prepare(state: Path) -> None:
+        with AuditTrail(state) as trail:
+            trail.record("boot", version="0.1.0", terminal="e2e-1", boot="b0")
+        with open(state / AUDIT_FILE, "ab") as f:  # the power went while this record was written
+            f.write(b'{"seq":2,"ts":"2026-12-03T10:00:00.000Z","kind":"card.ins')
+
+    k = KioskUnderTest(tmp_path, card="sim", prepare=prepare)
+    k.wait_frame("status")
+    k.finish()
+    recs = audit_records(k.state_dir)
+    assert recs[1]["kind"] == "shutdown.unclean" and recs[1]["bytes"] == 57
+    assert "audit.chain_broken" not in [r["kind"] for r in recs]
+    assert not k.frames("alert") or all(a["code"] != "audit_chain_broken" for a in k.frames("alert"))
+    assert "ERROR" not in k.err() and "unclean shutdown" in k.err()
+    assert verify_chain(k.state_dir / AUDIT_FILE).ok
