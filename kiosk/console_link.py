@@ -176,12 +176,11 @@ class ConsoleLink:
         self.set_aside: list[state_files.SetAside] = []
         try:
             replay = self._journal.load()
-        except OSError as exc:
-            log.error("console journal unreadable, starting empty: %s", exc)
-            self._journal_ok, replay = False, []
-            self.set_aside.append(state_files.SetAside(
-                JOURNAL_NAME, exc.strerror or type(exc).__name__, "",
+        except OSError as exc:  # unreadable (EIO, EACCES, a directory): moved away, so appends work again
+            self.set_aside.append(state_files.set_aside(
+                self._journal.path, self._state_dir, exc.strerror or type(exc).__name__,
                 "starting with an empty journal: console events may be lost"))
+            replay = []
         if self._journal.set_aside is not None:
             self.set_aside.append(self._journal.set_aside)
         version = frames.version_for(self._link.key)
