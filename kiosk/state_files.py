@@ -97,6 +97,11 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+#: One decoder for every read (building one per call costs more than the parse of a record).
+#: Integers: Python refuses more than 4,300 digits; the checks bound the rest.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_parse_float, object_pairs_hook=_pairs)
+
+
 def _depth_ok(value: Any, max_depth: int) -> bool:
     stack = [(value, 1)]
     while stack:
@@ -118,8 +123,7 @@ def parse_json(data: bytes | str, *, max_bytes: int = MAX_FILE_BYTES, max_depth:
         except UnicodeDecodeError as exc:
             raise StateFileError(f"not UTF-8 (byte {exc.start})") from None
     try:
-        value = json.loads(data, parse_constant=_refuse_constant, parse_float=_parse_float,
-                           object_pairs_hook=_pairs)  # ints: Python refuses over 4,300 digits; checks bound them
+        value = _DECODER.decode(data)
     except StateFileError:
         raise
     except RecursionError:
