@@ -52,10 +52,12 @@ def _layout_errors(cfg: Config) -> list[ConfigError]:
     for key, (types, why) in failed.items():
         errors.append(ConfigError(cfg.source, key, f"no keypad for {', '.join(types)} on this screen: {why}"))
     for screen_id in SCREEN_BUTTONS:
-        try:
-            build_screen_layout(screen_id, None, cfg.screen, cfg.keypad, cfg.screen.language)
-        except LayoutError as exc:
-            errors.append(ConfigError(cfg.source, "screen.width_mm", f"the {screen_id} screen cannot be built: {exc}"))
+        for lang in ("ja", "en"):
+            try:
+                build_screen_layout(screen_id, None, cfg.screen, cfg.keypad, lang)
+            except LayoutError as exc:
+                errors.append(ConfigError(cfg.source, "screen.width_mm", f"the {screen_id} screen cannot be built: {exc}"))
+                break
     tol = cfg.keypad.release_tolerance_mm
     if narrowest is not None and tol >= narrowest[0]:
         errors.append(ConfigError(
