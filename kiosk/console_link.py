@@ -184,9 +184,10 @@ class ConsoleLink:
         try:
             replay = self._journal.load()
         except OSError as exc:  # unreadable (EIO, EACCES, a directory): moved away, so appends work again
-            self.set_aside.append(state_files.set_aside(
-                self._journal.path, self._state_dir, exc.strerror or type(exc).__name__,
-                "starting with an empty journal: console events may be lost"))
+            notice = state_files.set_aside(self._journal.path, self._state_dir, exc.strerror or type(exc).__name__,
+                                           "starting with an empty journal: console events may be lost")
+            self.set_aside.append(notice)
+            self._journal_ok = bool(notice.kept_as)  # not movable (no state directory): the watchdog hears it
             replay = []
         if self._journal.set_aside is not None:
             self.set_aside.append(self._journal.set_aside)
