@@ -117,6 +117,7 @@ class Kiosk:
         self._down_key: str | None = None
         self._watchdog_s = notifier.watchdog_interval_s() if notifier is not None else None
         self._next_watchdog_s = 0.0
+        self._status_sent: str | None = None  # the STATUS= systemd has, resent only when it changes
         self._next_metrics_s = 0.0
         self.sealer: Any = None  # kiosk.audit_seal.Sealer, set at start
         self._next_seal_s = self.clock() + cfg.state.seal_interval_s
@@ -137,7 +138,9 @@ class Kiosk:
     def start(self) -> None:
         now = self.clock()
         self._check_sealed_trail(now)
-        self._record("boot", version=__version__, terminal=self.cfg.terminal.id, boot=self.link.boot)
+        from kiosk.boot_clock import clock_synchronized, kernel_boot_id
+        self._record("boot", version=__version__, terminal=self.cfg.terminal.id, boot=self.link.boot,
+                     kernel_boot=kernel_boot_id(), clock="synced" if clock_synchronized() else "unsynced")
         if not self.touch.present and self.touch.spec.startswith("evdev:"):
             # a panel missing at boot is a fault now (a FIFO or recording simply has no writer yet)
             self._alert(now, "touch_absent", f"touch panel absent: {self.touch.absent_reason}")
@@ -146,7 +149,7 @@ class Kiosk:
         self._redraw(now)
         self._metrics(now)
         if self.notifier is not None:
-            self.notifier.ready("pin-kiosk running")
+            self.notifier.ready(self._status_sent or "pin-kiosk running")
         self._after(now)
 
     def close(self) -> None:
@@ -520,7 +523,7 @@ class Kiosk:
         return fields
 
     def _metrics(self, now: float) -> None:
-        from kiosk.metrics import METRICS_FILE, MetricsSnapshot, write_metrics
+        from kiosk.metrics import METRICS_FILE, MetricsSnapshot, status_text, write_metrics
 
         self._next_metrics_s = now + METRICS_EVERY_S
         st = self.drift.status()
@@ -535,6 +538,9 @@ class Kiosk:
             write_metrics(self.cfg.metrics_dir / METRICS_FILE, snap)
         except OSError as exc:
             log.error("metrics not written: %s", exc)
+        status = status_text(snap)
+        if self.notifier is not None and status != self._status_sent:
+            self._status_sent = status if self.notifier.status(status) else None
 
     def _watchdog(self, now: float) -> None:
         if self.notifier is None or self._watchdog_s is None or now < self._next_watchdog_s:

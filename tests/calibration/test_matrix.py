@@ -1,5 +1,6 @@
 """The calibration matrix: hand-worked examples, fitting with misclicks, conversions."""
 import math
+import random
 
 import pytest
 from hypothesis import given, settings
