@@ -285,7 +285,7 @@ TERMINAL_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,31}")
 
 def _cross_checks(file: str, cfg: Config) -> list[ConfigError]:
     errors = []
-    if not TERMINAL_ID_RE.fullmatch(cfg.terminal.id):
+    if cfg.terminal.id and not TERMINAL_ID_RE.fullmatch(cfg.terminal.id):  # unset: require_terminal_id's
         errors.append(ConfigError(file, "terminal.id", f"must be 1 to 32 of {TERMINAL_ID_CHARS}, starting with a "
                                   f"letter or digit, got {cfg.terminal.id[:40]!r}"))
     t = cfg.touch
