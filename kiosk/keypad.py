@@ -78,6 +78,7 @@ SCREEN_BUTTONS: dict[str, tuple[str, ...]] = {
     "locked": ("lang",),
     "timed_out": ("lang",),
     "card_removed": ("lang",),
+    "card_removed_verifying": ("lang",),
     "session_ended": ("lang",),
     "calibration": (),
     "drift_check": (),

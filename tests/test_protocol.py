@@ -164,14 +164,16 @@ def test_whitelist_refuses_fields_outside_the_schema_and_pin_like_values():
 
 
 def test_every_kiosk_type_and_command_round_trips_through_the_wire():
-    assert set(KIOSK_FRAMES) == {"hello", "status", "session.started", "entry.started", "pin.result",
+    assert set(KIOSK_FRAMES) == {"hello", "status", "session.started", "entry.started", "card.counter", "pin.result",
                                  "session.ended", "drift", "calibration.result", "alert"}
     assert set(COMMANDS) == {"begin", "cancel", "logout", "status_request", "drift_check", "calibrate"}
     k, c = kiosk(), console()
     greet(k, c)
     samples = {
         "session.started": {"operator": "clerk-1"},
-        "entry.started": {"pin_type": "signature", "action": "change", "tries_left": 5},
+        "entry.started": {"pin_type": "signature", "action": "change", "tries_left": 5,
+                          "cert_valid_until": "2030-03-31"},
+        "card.counter": {"pin_type": "user_auth", "reason": "removed_during_verify", "card": "same", "tries_left": 2},
         "pin.result": {"pin_type": "user_auth", "action": "verify", "result": "locked", "tries_left": 0},
         "session.ended": {"reason": "card_removed", "cleared": True},
         "drift": {"level": "warn", "shift_mm": 1.7, "taps": 80},
