@@ -93,7 +93,8 @@ class Counter:
         self._layouts: dict[PinType, dict] = {}
 
     # -- life ------------------------------------------------------------------
-    def boot(self, with_panel: bool = True) -> None:
+    def boot(self) -> None:
+        """Power on; the panel is plugged in from the start (the guest agent makes it before the kiosk)."""
         self.machine.boot()
         self.vscard = VSCardClient(self.card, str(self.dir / "vscard.sock"))
         self.vscard.connect()
@@ -101,8 +102,6 @@ class Counter:
         toml = self.agent.read(GUEST_CONFIG).decode()
         import tomllib
         self.cfg = config_from_dict(tomllib.loads(toml))
-        if with_panel:
-            self.panel_create()
 
     @property
     def agent(self):

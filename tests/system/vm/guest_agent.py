@@ -27,6 +27,8 @@ import sys
 import time
 
 PORT = "/dev/virtio-ports/pinkiosk.agent"
+#: The panel plugged in at power-on (written by the image tooling): made before the kiosk starts.
+BOOT_PANEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "panel.json")
 
 # linux/uinput.h
 UINPUT_IOCTL_BASE = ord("U")
@@ -97,6 +99,18 @@ class Panel:
         os.close(self.fd)
 
 
+def notify(state):
+    """sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET."""
+    import socket
+    path = os.environ.get("NOTIFY_SOCKET")
+    if not path:
+        return
+    if path.startswith("@"):
+        path = "\0" + path[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.sendto(state.encode(), path)
+
+
 class Agent:
     def __init__(self):
         self.panel = None
@@ -133,6 +147,10 @@ class Agent:
         return {"error": f"unknown op {op!r}"}
 
     def serve(self):
+        if os.path.exists(BOOT_PANEL):
+            with open(BOOT_PANEL) as f:
+                self.panel = Panel(json.load(f))
+        notify("READY=1")  # the unit is Type=notify and ordered before pin-kiosk.service
         fd = os.open(PORT, os.O_RDWR | os.O_CLOEXEC)
         buf = b""
         poller = select.poll()

@@ -45,8 +45,10 @@ AGENT_UNIT = """[Unit]
 Description=pin-kiosk virtual counter: test channel agent (test image only)
 BindsTo=dev-virtio\\x2dports-pinkiosk.agent.device
 After=dev-virtio\\x2dports-pinkiosk.agent.device systemd-modules-load.service
+Before=pin-kiosk.service
 
 [Service]
+Type=notify
 ExecStart=/usr/bin/python3 {agent_dir}/guest_agent.py
 Restart=always
 RestartSec=1s
@@ -55,7 +57,7 @@ RestartSec=1s
 WantedBy=multi-user.target
 """
 FSTAB = """/dev/vda  /                   ext4  defaults,errors=remount-ro  0 1
-/dev/vdb  /var/lib/pin-kiosk  ext4  defaults,nofail,x-systemd.device-timeout=30s  0 2
+/dev/vdb  /var/lib/pin-kiosk  ext4  defaults,nofail,x-systemd.device-timeout=10min  0 2
 """
 
 
@@ -126,10 +128,17 @@ def build_package(checkout: Path = ROOT, out_dir: Path | None = None) -> Path:
     return debs[-1]
 
 
+def _panel_spec() -> dict:
+    """The touch panel plugged in at power-on (``panel.device_spec``: a real panel's descriptor)."""
+    from .panel import device_spec
+    return device_spec()
+
+
 def image_key(deb: Path) -> str:
-    """A hash of every input of the image: package bytes, tooling, package list, apt sources."""
+    """A hash of every input of the image: package bytes, tooling, panel, package list, apt sources."""
     h = hashlib.sha256()
     for part in (deb.read_bytes(), Path(__file__).read_bytes(), (HERE / "guest_agent.py").read_bytes(),
+                 json.dumps(_panel_spec(), sort_keys=True).encode(),
                  " ".join(PACKAGES).encode(), apt_sources().read_bytes(), SUITE.encode()):
         h.update(hashlib.sha256(part).digest())
     return h.hexdigest()[:20]
@@ -163,7 +172,8 @@ mkdir -p "$R/var/lib/pin-kiosk"
 # the test channel (test image only)
 mkdir -p "$R{AGENT_DIR}"
 install -m 0755 "$R/tmp/guest_agent.py" "$R{AGENT_DIR}/guest_agent.py"
-rm -f "$R/tmp/guest_agent.py"
+install -m 0644 "$R/tmp/panel.json" "$R{AGENT_DIR}/panel.json"
+rm -f "$R/tmp/guest_agent.py" "$R/tmp/panel.json"
 printf '%s' '{agent_unit}' > "$R/etc/systemd/system/pin-kiosk-test-agent.service"
 echo uinput > "$R/etc/modules-load.d/pin-kiosk-test.conf"
 chroot "$R" systemctl enable pin-kiosk-test-agent.service
@@ -258,6 +268,7 @@ def _image_from_base(work: Path, base: Path, deb: Path, log) -> None:
     subprocess.run(["cp", "-a", "--reflink=auto", str(base / "rootfs"), str(rootfs)], check=True)
     shutil.copy2(deb, rootfs / "tmp" / deb.name)
     shutil.copy2(HERE / "guest_agent.py", rootfs / "tmp" / "guest_agent.py")
+    (rootfs / "tmp" / "panel.json").write_text(json.dumps(_panel_spec()))
     hook = work / "customize.sh"
     hook.write_text(_customize_script(deb.name))
     subprocess.run(["nice", "-n", "10", "unshare", "--mount", "--propagation", "private", "sh", str(hook),
@@ -294,6 +305,6 @@ def make_state_disk(path: Path, size_mib: int = 64) -> Path:
     return path
 
 
-if __name__ == "__main__":  # python3 tests/system/vm/image.py [DEB]: build (or find) the image
+if __name__ == "__main__":  # cd tests/system && python3 -m vm.image [DEB]: build (or find) the image
     deb_arg = Path(sys.argv[1]) if len(sys.argv) > 1 else build_package()
     print(build_image(deb_arg).directory)
