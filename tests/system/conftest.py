@@ -24,13 +24,6 @@ from vm.counter import Counter  # noqa: E402
 from support_kiosk import PINS  # noqa: E402
 
 
-def pytest_collection_modifyitems(items):
-    here = Path(__file__).resolve().parent
-    for item in items:
-        if here in Path(str(item.fspath)).resolve().parents:
-            item.add_marker(pytest.mark.system)
-
-
 @pytest.fixture(scope="session")
 def counter_image():
     deb = os.environ.get("PIN_KIOSK_VM_DEB")

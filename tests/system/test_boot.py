@@ -6,8 +6,12 @@ screens`` renders in the same guest.
 """
 from __future__ import annotations
 
+import pytest
+
 from vm import screens
 from vm.image import TERMINAL_ID
+
+pytestmark = pytest.mark.system
 
 
 def test_boot_reaches_the_idle_screen_on_kms(counter):

@@ -17,6 +17,8 @@ from vm import screens
 
 RIGHT = PINS[UA]
 
+pytestmark = pytest.mark.system
+
 
 @pytest.fixture
 def citizen(counter):

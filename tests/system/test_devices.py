@@ -15,6 +15,8 @@ from vm import screens
 
 RIGHT = PINS[UA]
 
+pytestmark = pytest.mark.system
+
 
 @pytest.fixture
 def idle(counter):

@@ -2,6 +2,6 @@
 import sys
 from pathlib import Path
 
-_TESTS = Path(__file__).resolve().parents[2]
-if str(_TESTS) not in sys.path:  # the shared test support modules (support_touch, support_pty, ...)
-    sys.path.insert(0, str(_TESTS))
+_SUPPORT = Path(__file__).resolve().parents[2] / "support"
+if str(_SUPPORT) not in sys.path:  # tests/conftest.py does this under pytest; ``python -m vm.image`` too
+    sys.path.insert(0, str(_SUPPORT))

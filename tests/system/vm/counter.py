@@ -95,9 +95,11 @@ class Counter:
     # -- life ------------------------------------------------------------------
     def boot(self) -> None:
         """Power on; the panel is plugged in from the start (the guest agent makes it before the kiosk)."""
-        self.machine.boot()
+        self.machine.start()
+        # the reader is attached (VSCard ReaderAdd) from power-on, as a USB reader plugged in
         self.vscard = VSCardClient(self.card, str(self.dir / "vscard.sock"))
         self.vscard.connect()
+        self.machine.wait_agent()
         self.staff = ConsolePump(self.machine.console_pty())
         toml = self.agent.read(GUEST_CONFIG).decode()
         import tomllib

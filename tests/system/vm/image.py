@@ -34,12 +34,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent.parent
+from support_repo import ROOT  # noqa: E402  (the repository)
 SUITE = "bookworm"
 #: What a counter runs beside the package (the package's own Depends come with it).
 PACKAGES = ("linux-image-amd64", "systemd", "systemd-sysv", "udev", "kmod", "procps",
             "pcscd", "libccid", "python3")
 TERMINAL_ID = "vm-counter-1"
+#: The name pcscd + libccid give QEMU's usb-ccid reader (08e6:4433), as a deployer sets it.
+READER_PATTERN = "Gemplus USB SmartCard Reader 433-Swap"
 AGENT_DIR = "/usr/local/lib/pin-kiosk-test"
 AGENT_UNIT = """[Unit]
 Description=pin-kiosk virtual counter: test channel agent (test image only)
@@ -162,7 +164,12 @@ mount -t tmpfs tmpfs "$R/run"
 chroot "$R" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends /tmp/{deb_name}
 rm -f "$R/tmp/{deb_name}"
 # the deployer's steps: terminal id, then enable the unit
-sed -i 's/^id = .*/id = "{TERMINAL_ID}"                 # set by the virtual counter/' "$R/etc/pin-kiosk/kiosk.toml"
+sed -i -e 's/^id = .*/id = "{TERMINAL_ID}"                 # set by the virtual counter/' \\
+       -e 's/^reader_pattern = .*/reader_pattern = "{READER_PATTERN}"  # QEMU usb-ccid, set by the virtual counter/' \\
+       "$R/etc/pin-kiosk/kiosk.toml"
+# emulation runs 10-50 times slower than a Pi: the kiosk's first start needs more than the unit's 60 s
+mkdir -p "$R/etc/systemd/system/pin-kiosk.service.d"
+printf '%s\\n' '[Service]' 'TimeoutStartSec=10min' > "$R/etc/systemd/system/pin-kiosk.service.d/virtual-counter.conf"
 chroot "$R" pin-kiosk config --config /etc/pin-kiosk/kiosk.toml >/dev/null
 chroot "$R" systemctl enable pin-kiosk.service
 # the counter: no network, its state disk, a name

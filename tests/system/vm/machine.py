@@ -240,8 +240,13 @@ class Machine:
         ]
 
     # -- life ------------------------------------------------------------------
-    def boot(self, agent_timeout_s: float = 300.0) -> None:
+    def boot(self, agent_timeout_s: float = 600.0) -> None:
         """Start QEMU and wait until the guest agent answers (systemd is up to multi-user)."""
+        self.start()
+        self.wait_agent(agent_timeout_s)
+
+    def start(self) -> None:
+        """Start QEMU (its chardev sockets and QMP are up at once; the guest boots on)."""
         self._prepare_disks()
         for name in ("qmp.sock", "agent.sock", "vscard.sock"):
             (self.dir / name).unlink(missing_ok=True)
@@ -252,8 +257,14 @@ class Machine:
                                      start_new_session=True)
         try:
             self.qmp = QMP(self.dir / "qmp.sock")
+        except BaseException:
+            self.kill()
+            raise
+
+    def wait_agent(self, timeout_s: float = 600.0) -> None:
+        try:
             self.agent = Agent(self.dir / "agent.sock")
-            self.agent.connect(agent_timeout_s)
+            self.agent.connect(timeout_s)
         except BaseException:
             self.kill()
             raise

@@ -17,7 +17,7 @@ from calibration import store
 from drivers.touch.events import Axes, AxisRange, parse_evemu
 from drivers.touch.finger import SAMPLE_INTERVAL_S
 
-from support_touch import FIXTURES  # ../shared/fixtures beside the clone
+from support_repo import FIXTURES  # ../shared/fixtures beside the clone
 
 PANEL_DESC = FIXTURES / "EP0430M09.desc"
 
