@@ -35,7 +35,10 @@ PR_SET_DUMPABLE = 4  # <linux/prctl.h>
 def _libc() -> ctypes.CDLL:
     """Loaded on first use, not at import: the staff console imports kiosk.pin (for the PIN rules)
     on Windows, which has neither libc nor ``resource``, and never holds a PIN."""
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    try:  # glibc's soname first: find_library runs ldconfig in a subprocess
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 
 def forbid_core_dumps() -> list[str]:
