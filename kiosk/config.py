@@ -334,10 +334,14 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     ``state_dir``, ``video``) or ``"table.key"`` to values; None values are ignored.
     """
     path = Path(path) if path is not None else default_config_path()
+    return config_from_dict(_read_toml(path), str(path), overrides)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     file = str(path)
     try:
         with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(file, "", "file not found") from None
     except IsADirectoryError:
@@ -348,7 +352,24 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         raise ConfigError(file, "", f"not valid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(file, "", "not UTF-8 text") from None
-    return config_from_dict(raw, file, overrides)
+
+
+def load_console_config(path: str | Path | None) -> ConsoleConfig:
+    """The ``[console]`` table alone (defaults without a file): what the staff PC's console reads.
+
+    The rest of a kiosk's file is not checked here: its checks build keypads and touch filters,
+    which the staff PC has no code for.
+    """
+    if path is None:
+        return ConsoleConfig()
+    file = str(path)
+    cfg = _build_table(file, "console", ConsoleConfig, _read_toml(Path(path)).get("console", {}))
+    from kiosk.console.wording import zone_named
+    try:
+        zone_named(cfg.time_zone)
+    except ValueError as exc:
+        raise ConfigError(file, "console.time_zone", str(exc)) from None
+    return cfg
 
 
 def config_from_dict(raw: dict[str, Any], file: str = "<dict>",

@@ -13,4 +13,4 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_console(args, config_from_args(args))
+    return run_console(args, config_from_args(args).console)

@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 
-from kiosk.config import Config, ConfigError, config_from_dict
+from kiosk.config import ConfigError, ConsoleConfig
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -28,16 +28,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout-file", metavar="FILE", default=None, help=argparse.SUPPRESS)
 
 
-def _zone(cfg: Config, override: str | None):  # -> tzinfo
+def _zone(c: ConsoleConfig, override: str | None):  # -> tzinfo
     from kiosk.console.wording import zone_named
-    name = override or cfg.console.time_zone
     try:
-        return zone_named(name)
+        return zone_named(override or c.time_zone)
     except ValueError as exc:
-        raise ConfigError("--time-zone" if override else cfg.source, "console.time_zone", str(exc)) from None
+        raise ConfigError("--time-zone", "console.time_zone", str(exc)) from None
 
 
-def run_console(args: argparse.Namespace, cfg: Config) -> int:
+def run_console(args: argparse.Namespace, c: ConsoleConfig) -> int:
+    """The console with the ``[console]`` settings ``c``, the face the arguments pick."""
     from kiosk.console.client import ConsoleClient
     from kiosk.console.station import Station
     from kiosk.console_link import new_boot
@@ -45,7 +45,6 @@ def run_console(args: argparse.Namespace, cfg: Config) -> int:
     if not args.port.strip():
         from kiosk.cli import UsageError
         raise UsageError("--port must name a device path or URL")
-    c = cfg.console
     from kiosk.console_key import KeyFileError, load_key
     try:
         key = load_key(args.key_file or c.key_file)
@@ -54,7 +53,7 @@ def run_console(args: argparse.Namespace, cfg: Config) -> int:
     except KeyFileError as exc:
         print(f"pin-kiosk console: {exc}", file=sys.stderr)
         return 2
-    client = ConsoleClient(new_boot(), _zone(cfg, args.time_zone), retransmit_s=c.retransmit_s,
+    client = ConsoleClient(new_boot(), _zone(c, args.time_zone), retransmit_s=c.retransmit_s,
                            heartbeat_s=c.heartbeat_s, key=key)
     station = Station(client, args.port, c.baudrate, c.reopen_max_s)
     stop = threading.Event()
@@ -78,7 +77,7 @@ def run_console(args: argparse.Namespace, cfg: Config) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``pin-kiosk-console``: the console alone, for a staff PC that has only this part installed."""
-    from kiosk.config import load_config
+    from kiosk.config import load_console_config
     from kiosk.log import setup_logging
 
     parser = argparse.ArgumentParser(prog="pin-kiosk-console", description="the clerk's console of a pin-kiosk terminal")
@@ -87,8 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging("warning")
     try:
-        cfg = load_config(args.config) if args.config else config_from_dict({}, "<defaults>")
-        return run_console(args, cfg)
+        return run_console(args, load_console_config(args.config))
     except ConfigError as exc:
         print(f"pin-kiosk-console: config error: {exc}", file=sys.stderr)
         return 2
