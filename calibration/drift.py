@@ -56,11 +56,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kiosk.config import DriftConfig
+from kiosk.vocabulary import DriftLevel, values
 
 if TYPE_CHECKING:
     from kiosk.keypad import KeyLayout
 
-LEVELS = ("ok", "warn", "alert")
+LEVELS = values(DriftLevel)
 
 #: Format of ``DriftEstimator.to_json``; bump when the meaning of a field changes.
 STATE_VERSION = 1
