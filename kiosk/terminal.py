@@ -39,7 +39,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from calibration.drift import DriftEstimator, LevelChange, SessionDrift, key_pitch_mm, key_residual_mm
+from calibration.drift import (DriftEstimator, LevelChange, SessionDrift, SessionPool, add_pool, key_pitch_mm,
+                              key_residual_mm)
 from calibration.matrix import Affine
 from kiosk.config import Config
 from kiosk.keypad import KeyLayout, PressTracker, build_layout, build_screen_layout
@@ -264,6 +265,8 @@ class Terminal:
         self.calibrated = calibrated
         self.drift = drift
         self.session_drift = SessionDrift()
+        #: sessions wait here until several can move the drift figures at once (none shows one PIN's length)
+        self.drift_pool = SessionPool(cfg.drift.pool_sessions)
         self.taps = TapObserver()
         self.procedure: Any | None = None
         self.sessions_by_result: dict[str, int] = {}
@@ -493,6 +496,7 @@ class Terminal:
         self.affine, self.calibrated = affine, True
         was = self.drift.level
         self.drift.reset_baseline()
+        self.drift_pool.wipe()  # sessions typed on the old calibration are not its baseline
         fx: list[Effect] = [InstallCalibration(affine, {"technician": technician, "rms_mm": rms_mm,
                                                         "max_mm": max_mm})]
         fx += self._drift_changed(LevelChange(was, DriftLevel.OK, "calibrated") if was != DriftLevel.OK else None)
@@ -544,7 +548,9 @@ class Terminal:
                 summary = self.session_drift.summary()
                 self.session_drift.wipe()
                 self.taps.forget()
-                fx += self._drift_changed(self.drift.add_session(summary, e.wrong_pin))
+                pool = self.drift_pool.add(summary, e.wrong_pin)
+                if pool:
+                    fx += self._drift_changed(add_pool(self.drift, pool))
                 fx.append(WriteMetrics())
             else:
                 fx.append(e)
