@@ -37,6 +37,7 @@ from kiosk.terminal import (Alert, Audit, CardAnswer, CardPresence, Command, Con
                             InstallCalibration, SaveDrift, Send, Show, Shutdown, StatusReply, TechnicianDone,
                             Terminal, Tick, WriteMetrics, drift_key_pitch_mm)
 from kiosk.view import View
+from kiosk.vocabulary import AlertCode
 
 log = logging.getLogger("pin_kiosk.app")
 
@@ -69,7 +70,10 @@ class Kiosk:
         self._fds: dict[str, int | None] = {"touch": None, "link": None}
         self._watchdog_s = notifier.watchdog_interval_s() if notifier is not None else None
         self._next_watchdog_s = 0.0
+        self._status_sent: str | None = None  # the STATUS= systemd has, resent only when it changes
         self._next_metrics_s = 0.0
+        self.sealer: Any = None  # kiosk.audit_seal.Sealer, set at start
+        self._next_seal_s = self.clock() + cfg.state.seal_interval_s
         self.link.status_provider = self.status_fields
 
     @property
@@ -83,8 +87,12 @@ class Kiosk:
 
     # ------------------------------------------------------------ start, stop
     def start(self) -> None:
+        from kiosk.boot_clock import clock_synchronized, kernel_boot_id
+
         now = self.clock()
-        self._record("boot", version=__version__, terminal=self.cfg.terminal.id, boot=self.link.boot)
+        self._check_sealed_trail(now)
+        self._record("boot", version=__version__, terminal=self.cfg.terminal.id, boot=self.link.boot,
+                     kernel_boot=kernel_boot_id(), clock="synced" if clock_synchronized() else "unsynced")
         cal = self._cal_status
         self._run(self.terminal.boot(now, touch_is_panel=self.touch.spec.startswith("evdev:"),
                                      touch_absent_reason=self.touch.absent_reason,
@@ -93,7 +101,7 @@ class Kiosk:
         self._watch_fds()
         self._metrics(now)
         if self.notifier is not None:
-            self.notifier.ready("pin-kiosk running")
+            self.notifier.ready(self._status_sent or "pin-kiosk running")
         self._after(now)
 
     def close(self) -> None:
@@ -107,6 +115,7 @@ class Kiosk:
         if self.display is not None:
             self.display.clear()
         self._record("shutdown", reason="signal")
+        self._seal(now)
         self._metrics(now)
         self.link.close()
         self.touch.close()
@@ -163,8 +172,43 @@ class Kiosk:
             self._watchdog(now)
             if now >= self._next_metrics_s:
                 self._metrics(now)
+            if now >= self._next_seal_s:
+                self._seal(now)
         finally:
             self._after(now)  # re-arms the timer even when a handler raised
+
+    # -------------------------------------------------------------- sealing
+    def _check_sealed_trail(self, now: float) -> None:
+        """A trail that no longer reaches the last seal (deleted, cut, replaced) is an alert, not a new chain."""
+        from kiosk.audit_seal import SealError, Sealer
+
+        if self.audit is None:
+            return
+        try:
+            self.sealer = Sealer(self.cfg.state_dir)
+        except SealError as exc:
+            self.sealer = None
+            self._run([Alert(AlertCode.AUDIT_UNSEALED, f"audit trail cannot be sealed: {exc}")], now)
+            return
+        if not self.sealer.active:
+            log.warning("audit trail not sealed: run pin-kiosk audit seal-init and keep the verification key")
+            return
+        problem = self.sealer.check_trail(self.audit)
+        if problem is not None:
+            log.error("audit trail short: %s", problem)
+            self._record("audit.trail_short", reason=problem)
+            self._run([Alert(AlertCode.AUDIT_TRAIL_SHORT, f"audit trail missing or shorter than sealed: {problem}")],
+                      now)
+
+    def _seal(self, now: float) -> None:
+        """Seal what was recorded since the last seal, then forget this epoch's key."""
+        self._next_seal_s = now + self.cfg.state.seal_interval_s
+        if self.audit is None or self.sealer is None:
+            return
+        try:
+            self.sealer.seal(self.audit)
+        except (OSError, ValueError) as exc:
+            log.error("audit trail not sealed: %s", exc)
 
     # ---------------------------------------------------------------- effects
     def _run(self, effects: list, now: float) -> None:
@@ -177,7 +221,7 @@ class Kiosk:
                 if e.type == "session.ended" and self.audit is not None:
                     # the chain head after the session's end record: the console keeps it, so a
                     # rewritten trail no longer matches what the clerk's PC saw
-                    fields = {**fields, "audit_head": self.audit.head}
+                    fields = {**fields, "audit_head": self.audit.head, "audit_seq": self.audit.seq}
                 self.link.send(e.type, now, **fields)
             elif isinstance(e, Audit):
                 self._record(e.kind, **e.fields)
@@ -229,10 +273,11 @@ class Kiosk:
         fields = self.terminal.status_fields()
         if self.audit is not None:
             fields["audit_head"] = self.audit.head
+            fields["audit_seq"] = self.audit.seq  # with the head: the console's anchor (audit verify --anchor)
         return fields
 
     def _metrics(self, now: float) -> None:
-        from kiosk.metrics import METRICS_FILE, MetricsSnapshot, write_metrics
+        from kiosk.metrics import METRICS_FILE, MetricsSnapshot, status_text, write_metrics
 
         self._next_metrics_s = now + METRICS_EVERY_S
         t = self.terminal
@@ -248,6 +293,9 @@ class Kiosk:
             write_metrics(self.cfg.metrics_dir / METRICS_FILE, snap)
         except OSError as exc:
             log.error("metrics not written: %s", exc)
+        status = status_text(snap)
+        if self.notifier is not None and status != self._status_sent:
+            self._status_sent = status if self.notifier.status(status) else None
 
     def _watchdog(self, now: float) -> None:
         if self.notifier is None or self._watchdog_s is None or now < self._next_watchdog_s:
@@ -281,7 +329,7 @@ class Kiosk:
 
     def _arm_timer(self, now: float) -> None:
         deadlines = [self.terminal.next_deadline_s(), self.link.next_deadline_s(now), self.touch.wakeup_s(now),
-                     self._next_metrics_s]
+                     self._next_metrics_s, self._next_seal_s]
         if self._watchdog_s is not None:
             deadlines.append(self._next_watchdog_s)
         due = min((d for d in deadlines if d is not None and math.isfinite(d)), default=None)

@@ -39,7 +39,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from calibration.drift import DriftEstimator, LevelChange, SessionDrift, key_pitch_mm, key_residual_mm
+from calibration.drift import (DriftEstimator, LevelChange, SessionDrift, SessionPool, add_pool, key_pitch_mm,
+                              key_residual_mm)
 from calibration.matrix import Affine
 from kiosk.config import Config
 from kiosk.keypad import KeyLayout, PressTracker, build_layout, build_screen_layout
@@ -314,6 +315,8 @@ class Terminal:
         self.calibrated = calibrated
         self.drift = drift
         self.session_drift = SessionDrift()
+        #: sessions wait here until several can move the drift figures at once (none shows one PIN's length)
+        self.drift_pool = SessionPool(cfg.drift.pool_sessions)
         self.taps = TapObserver()
         self.procedure: Any | None = None
         self.sessions_by_result: dict[str, int] = {}
@@ -544,6 +547,7 @@ class Terminal:
         """Install ``affine`` here (``calibration_installed`` says what that means) and use it from now on."""
         fx = calibration_installed(self.drift, self.affine, affine, technician=technician, rms_mm=rms_mm,
                                    max_mm=max_mm, audit=audit)
+        self.drift_pool.wipe()  # sessions typed on the old calibration are not its baseline
         self.affine, self.calibrated = affine, True
         return fx
 
@@ -570,7 +574,9 @@ class Terminal:
                 summary = self.session_drift.summary()
                 self.session_drift.wipe()
                 self.taps.forget()
-                fx += self._drift_changed(self.drift.add_session(summary, e.wrong_pin))
+                pool = self.drift_pool.add(summary, e.wrong_pin)
+                if pool:
+                    fx += self._drift_changed(add_pool(self.drift, pool))
                 fx.append(WriteMetrics())
             else:
                 fx.append(e)

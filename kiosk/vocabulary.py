@@ -129,6 +129,8 @@ class AlertCode(enum.StrEnum):
     DRIFT_WARN = "drift_warn"
     DRIFT_ALERT = "drift_alert"
     JOURNAL_OVERFLOW = "journal_overflow"        # frames lost from the outgoing journal
+    AUDIT_UNSEALED = "audit_unsealed"            # the audit trail's seal cannot be opened
+    AUDIT_TRAIL_SHORT = "audit_trail_short"      # the trail no longer reaches the last seal
     CALIBRATION_MISSING = "calibration_missing"  # none installed: the built-in matrix is used
     CALIBRATION_CORRUPT = "calibration_corrupt"  # the active file could not be read (a history entry is used)
     CALIBRATION_MISMATCH = "calibration_mismatch"  # installed for another panel or screen
