@@ -119,6 +119,8 @@ class Kiosk:
         self._next_watchdog_s = 0.0
         self._status_sent: str | None = None  # the STATUS= systemd has, resent only when it changes
         self._next_metrics_s = 0.0
+        self.sealer: Any = None  # kiosk.audit_seal.Sealer, set at start
+        self._next_seal_s = self.clock() + cfg.state.seal_interval_s
         self._link_up = False
         self.link.status_provider = self.status_fields
         self._mouse = display is not None and getattr(display, "mouse_input", False)
@@ -135,6 +137,7 @@ class Kiosk:
 
     def start(self) -> None:
         now = self.clock()
+        self._check_sealed_trail(now)
         from kiosk.boot_clock import clock_synchronized, kernel_boot_id
         self._record("boot", version=__version__, terminal=self.cfg.terminal.id, boot=self.link.boot,
                      kernel_boot=kernel_boot_id(), clock="synced" if clock_synchronized() else "unsynced")
@@ -160,6 +163,7 @@ class Kiosk:
         if self.display is not None:
             self.display.clear()
         self._record("shutdown", reason="signal")
+        self._seal(now)
         self._metrics(now)
         self.link.close()
         self.touch.close()
@@ -304,7 +308,41 @@ class Kiosk:
         self._watchdog(now)
         if now >= self._next_metrics_s:
             self._metrics(now)
+        if now >= self._next_seal_s:
+            self._seal(now)
         self._after(now)
+
+    # -------------------------------------------------------------- sealing
+    def _check_sealed_trail(self, now: float) -> None:
+        """A trail that no longer reaches the last seal (deleted, cut, replaced) is an alert, not a new chain."""
+        from kiosk.audit_seal import SealError, Sealer
+
+        if self.audit is None:
+            return
+        try:
+            self.sealer = Sealer(self.cfg.state_dir)
+        except SealError as exc:
+            self.sealer = None
+            self._alert(now, "audit_unsealed", f"audit trail cannot be sealed: {exc}")
+            return
+        if not self.sealer.active:
+            log.warning("audit trail not sealed: run pin-kiosk audit seal-init and keep the verification key")
+            return
+        problem = self.sealer.check_trail(self.audit)
+        if problem is not None:
+            log.error("audit trail short: %s", problem)
+            self._record("audit.trail_short", reason=problem)
+            self._alert(now, "audit_trail_short", f"audit trail missing or shorter than sealed: {problem}")
+
+    def _seal(self, now: float) -> None:
+        """Seal what was recorded since the last seal, then forget this epoch's key."""
+        self._next_seal_s = now + self.cfg.state.seal_interval_s
+        if self.audit is None or self.sealer is None:
+            return
+        try:
+            self.sealer.seal(self.audit)
+        except (OSError, ValueError) as exc:
+            log.error("audit trail not sealed: %s", exc)
 
     # ------------------------------------------------------------- technician
     def start_technician(self, kind: str, technician: str, now: float) -> bool:
@@ -403,7 +441,7 @@ class Kiosk:
                 if e.type == "session.ended" and self.audit is not None:
                     # the chain head after the session's end record: the console keeps it, so a
                     # rewritten trail no longer matches what the clerk's PC saw
-                    fields = {**fields, "audit_head": self.audit.head}
+                    fields = {**fields, "audit_head": self.audit.head, "audit_seq": self.audit.seq}
                 self.link.send(e.type, now, **fields)
                 if e.type == "pin.result":
                     r = e.fields["result"]
@@ -481,6 +519,7 @@ class Kiosk:
         }
         if self.audit is not None:
             fields["audit_head"] = self.audit.head
+            fields["audit_seq"] = self.audit.seq  # with the head: the console's anchor (audit verify --anchor)
         return fields
 
     def _metrics(self, now: float) -> None:
@@ -586,6 +625,7 @@ class Kiosk:
         if self._watchdog_s is not None:
             deadlines.append(self._next_watchdog_s)
         deadlines.append(self._next_metrics_s)
+        deadlines.append(self._next_seal_s)
         if self._mouse:
             deadlines.append(now + MOUSE_POLL_S)  # SDL gives no fd to wait on: desktop demo only
         due = min((d for d in deadlines if d is not None and math.isfinite(d)), default=None)

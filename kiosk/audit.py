@@ -192,6 +192,10 @@ KINDS: dict[str, dict[str, Field]] = {
     "audit.quarantined": {"file": Field("ident"), "bytes": Field("int", lo=1, hi=2**40),
                           "after_seq": Field("int", lo=0, hi=2**62)},
     "audit.chain_broken": {"line": Field("int", lo=1, hi=2**62), "reason": Field("text", max_len=256)},
+    # forward-secure seal over the record before it (kiosk.audit_seal)
+    "audit.seal": {"epoch": Field("int", lo=0, hi=2**62), "tag": Field("sha256")},
+    # at start the trail did not reach the last seal: deleted, cut shorter or replaced
+    "audit.trail_short": {"reason": Field("text", max_len=256)},
 }
 
 
@@ -426,6 +430,17 @@ class AuditTrail:
             self.seq += 1
             self.head = json.loads(line)["hash"]
             return self.head
+
+    def hash_at(self, seq: int) -> str | None:
+        """The ``hash`` of record ``seq`` as the file holds it now (None if there is no such record)."""
+        lines = read_records(self.path).lines
+        if not 1 <= seq <= len(lines):
+            return None
+        try:
+            value = json.loads(lines[seq - 1]).get("hash")
+        except (ValueError, AttributeError):
+            return None
+        return value if isinstance(value, str) else None
 
     def close(self) -> None:
         if self._lock_fd is not None:

@@ -152,6 +152,8 @@ class DriftConfig:
 @dataclass(frozen=True)
 class StateConfig:
     dir: str = _f("/var/lib/pin-kiosk", doc="calibration, audit log, console journal, metrics")
+    seal_interval_s: float = _f(300.0, lo=1, hi=86400,
+                                doc="seal the audit trail this often (pin-kiosk audit seal-init sets sealing up)")
 
 
 @dataclass(frozen=True)

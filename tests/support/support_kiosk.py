@@ -69,10 +69,10 @@ class KioskUnderTest:
 
     def __init__(self, tmp: Path, card: str = "pcsc:Virtual PCD", extra_config: str = "",
                  env: dict[str, str] | None = None, cwd: Path | None = None,
-                 preexec_fn=None, key: bytes | None = None) -> None:
+                 preexec_fn=None, key: bytes | None = None, state_dir: Path | None = None) -> None:
         """``key``: provision the terminal's console key (protocol 2) for the kiosk and the test console."""
         self.tmp = tmp
-        self.state_dir = tmp / "state"
+        self.state_dir = state_dir or tmp / "state"
         self.config = tmp / "kiosk.toml"
         self.key = key
         self.key_file = tmp / "console.key"  # absent unless ``key``: a version-1 link
@@ -186,11 +186,12 @@ class KioskUnderTest:
 
 
 @contextlib.contextmanager
-def kiosk_on_stack(stack, tmp: Path, **options) -> "Iterator[KioskUnderTest]":
-    """A fresh card (the shared PINs) and a kiosk over ``stack``; afterwards a clean exit and no PIN anywhere."""
+def kiosk_on_stack(stack, tmp: Path, card_args: tuple[str, ...] = (), **options) -> "Iterator[KioskUnderTest]":
+    """A fresh card (the shared PINs, and ``card_args`` for ``pin-kiosk simcard``) and a kiosk over
+    ``stack``; afterwards a clean exit and no PIN anywhere."""
     if stack.pcscd is None:
         stack.start_pcscd()
-    stack.insert_card("--pins", PIN_ARG)
+    stack.insert_card("--pins", PIN_ARG, *card_args)
     k = KioskUnderTest(tmp, **options)
     try:
         yield k
