@@ -36,6 +36,7 @@ from kiosk.session import CardOp
 from kiosk.terminal import (Alert, Audit, CardAnswer, CardPresence, Command, Contact, DevicesSeen,
                             InstallCalibration, SaveDrift, Send, Show, Shutdown, StatusReply, TechnicianDone,
                             Terminal, Tick, WriteMetrics, drift_key_pitch_mm)
+from kiosk.state_files import STATE_FILE_ALERT, SetAside
 from kiosk.view import View
 from kiosk.vocabulary import AlertCode
 
@@ -59,10 +60,15 @@ class Kiosk:
         self.display, self.audit, self.notifier, self.clock, self.on_frame = display, audit, notifier, clock, on_frame
         #: Called with the procedure's final state when a technician procedure ends.
         self.technician_done: Callable[[str], None] | None = None
-        affine, cal_status = store.load_active(cfg.state_dir, touch.axes, cfg.screen)
+        affine, cal_status = store.load_active(cfg.state_dir, touch.axes, cfg.screen, set_aside_corrupt=True)
+        #: State files that could not be used; reported (alert + audit) by ``start``.
+        self.set_aside: list[SetAside] = [*cal_status.set_aside, *getattr(link, "set_aside", ())]
+        drift, notice = load_estimator(cfg, drift_key_pitch_mm(cfg), set_aside_corrupt=True)
+        if notice is not None:
+            self.set_aside.append(notice)
         self.calibrated_at_s = _unix_time(cal_status.meta.get("installed_at"))
         self.terminal = Terminal(cfg, affine=affine, calibrated=cal_status.source == "active",
-                                 drift=load_estimator(cfg, drift_key_pitch_mm(cfg)),
+                                 drift=drift,
                                  touch_present=bool(getattr(touch, "present", False)))
         self._cal_status = cal_status
         self._card_requests: dict[int, int] = {}  # worker request id -> session request id
@@ -93,6 +99,7 @@ class Kiosk:
         self._check_sealed_trail(now)
         self._record("boot", version=__version__, terminal=self.cfg.terminal.id, boot=self.link.boot,
                      kernel_boot=kernel_boot_id(), clock="synced" if clock_synchronized() else "unsynced")
+        self._report_state_files(now)
         cal = self._cal_status
         self._run(self.terminal.boot(now, touch_is_panel=self.touch.spec.startswith("evdev:"),
                                      touch_absent_reason=self.touch.absent_reason,
@@ -103,6 +110,19 @@ class Kiosk:
         if self.notifier is not None:
             self.notifier.ready(self._status_sent or "pin-kiosk running")
         self._after(now)
+
+    def _report_state_files(self, now: float) -> None:
+        """What the start found in the state directory and could not use: audit record and alert each."""
+        fx: list = []
+        for notice in self.set_aside:
+            self._record("state.set_aside", file=notice.file, reason=notice.reason[:256],
+                         kept_as=notice.kept_as or None)
+            fx.append(Alert(STATE_FILE_ALERT, notice.message()))
+        broken = getattr(self.audit, "broken_line", None)
+        if broken is not None:
+            fx.append(Alert(AlertCode.AUDIT_CHAIN_BROKEN, f"audit trail does not verify at line {broken}: "
+                            "run pin-kiosk audit verify and keep the file"))
+        self._run(fx, now)
 
     def close(self) -> None:
         """Stop: card worker first (so no Pin is lent), then end the session, clear, report."""
@@ -349,6 +369,21 @@ def _unix_time(iso: Any) -> float | None:
         return None
 
 
+def _remove_stale_temps(cfg: Config) -> None:
+    """Temp files of atomic writes a power cut or a kill -9 interrupted: never read, only in the way."""
+    from calibration.store import calibration_dir
+    from kiosk.durable import remove_stale_temps
+
+    removed = []
+    for directory in dict.fromkeys((cfg.state_dir, calibration_dir(cfg.state_dir), cfg.metrics_dir)):
+        try:
+            removed += remove_stale_temps(directory)
+        except OSError as exc:
+            log.error("temporary files in %s not removed: %s", directory, exc.strerror or type(exc).__name__)
+    if removed:
+        log.warning("removed %d temporary files of interrupted writes (power cut or kill)", len(removed))
+
+
 class StartError(Exception):
     """The kiosk cannot start (screen cannot open, another kiosk holds the state dir): one line, exit 1."""
 
@@ -378,6 +413,7 @@ def open_kiosk(cfg: Config, *, loop: EventLoop, on_frame: Callable[[View, Any], 
         raise StartError(f"another kiosk is running: {exc}") from None
     except OSError as exc:
         raise StartError(f"state directory {cfg.state_dir} not writable: {exc.strerror or exc}") from None
+    _remove_stale_temps(cfg)  # the trail's lock says no other kiosk writes here
     try:
         touch = open_touch(cfg.touch.source, cfg.touch)
     except (TouchSpecError, ValueError) as exc:

@@ -249,6 +249,7 @@ COMMANDS: dict[str, FrameSchema] = {
 }
 
 ENVELOPE = ("v", "type", "seq", "boot")
+KIOSK_ENVELOPE = ENVELOPE + ("ts", "terminal")
 #: A console may stamp its frames with a time (the kiosk ignores it); ``to`` is version 2's addressee.
 CONSOLE_OPTIONAL = ("ts", "to")
 

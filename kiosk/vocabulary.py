@@ -131,6 +131,8 @@ class AlertCode(enum.StrEnum):
     JOURNAL_OVERFLOW = "journal_overflow"        # frames lost from the outgoing journal
     AUDIT_UNSEALED = "audit_unsealed"            # the audit trail's seal cannot be opened
     AUDIT_TRAIL_SHORT = "audit_trail_short"      # the trail no longer reaches the last seal
+    AUDIT_CHAIN_BROKEN = "audit_chain_broken"    # a whole audit line does not verify (edited, deleted): not a power cut
+    STATE_FILE_UNUSABLE = "state_file_unusable"  # a state file was set aside (kiosk.state_files.STATE_FILE_ALERT)
     CALIBRATION_MISSING = "calibration_missing"  # none installed: the built-in matrix is used
     CALIBRATION_CORRUPT = "calibration_corrupt"  # the active file could not be read (a history entry is used)
     CALIBRATION_MISMATCH = "calibration_mismatch"  # installed for another panel or screen

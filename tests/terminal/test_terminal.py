@@ -175,9 +175,15 @@ def test_session_end_closes_the_drift_sums_and_forgets_the_keys():
     tap_key(t, clock, "1")
     fx = t.handle(Command(clock.step(), "logout"))
     assert sends(fx, "session.ended")[0]["reason"] == "logout"
-    assert of(fx, SaveDrift) and of(fx, WriteMetrics)
+    assert of(fx, WriteMetrics) and of(fx, SaveDrift) == []  # pooled: one session moves no drift figure
     assert t.session_drift.summary().n == 0 and t.taps.last_char_key is None
     assert t.sessions_by_result == {"cancelled": 1}
+    for _ in range(CFG.drift.pool_sessions - 1):
+        begin(t, clock)
+        tap_key(t, clock, "1")
+        fx = t.handle(Command(clock.step(), "logout"))
+        settle(t, clock.now)
+    assert of(fx, SaveDrift)  # the pool is full: the estimator moved and is kept
 
 
 # --- devices ----------------------------------------------------------------------------------
