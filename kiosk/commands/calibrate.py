@@ -126,7 +126,7 @@ def install_calibration(cfg, affine, meta: dict, *, axes, screen_px, rms_mm, max
     trail = AuditTrail(cfg.state_dir)
     try:
         before, _ = store.load_active(cfg.state_dir, axes, cfg.screen)
-        drift = load_estimator(cfg, drift_key_pitch_mm(cfg))
+        drift, _ = load_estimator(cfg, drift_key_pitch_mm(cfg))  # an unusable state: a fresh baseline anyway
         path = ""
         for e in calibration_installed(drift, before, affine, technician=_operator(), rms_mm=rms_mm,
                                        max_mm=max_mm, audit=audit):

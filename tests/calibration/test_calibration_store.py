@@ -143,7 +143,7 @@ def test_calibrate_from_taps_is_the_kiosks_install_step_record_and_fresh_drift_b
     assert cal["matrix_before_sha256"] == matrix_sha256(uncalibrated(AXES, SCREEN))
     (level,) = [rec for rec in records if rec["kind"] == "drift.level"]
     assert (level["level_from"], level["level_to"]) == ("alert", "ok")
-    assert load_estimator(cfg, drift_key_pitch_mm(cfg)).level == "ok"
+    assert load_estimator(cfg, drift_key_pitch_mm(cfg))[0].level == "ok"
 
 
 @pytest.mark.stack
