@@ -186,11 +186,12 @@ class KioskUnderTest:
 
 
 @contextlib.contextmanager
-def kiosk_on_stack(stack, tmp: Path, **options) -> "Iterator[KioskUnderTest]":
-    """A fresh card (the shared PINs) and a kiosk over ``stack``; afterwards a clean exit and no PIN anywhere."""
+def kiosk_on_stack(stack, tmp: Path, card_args: tuple[str, ...] = (), **options) -> "Iterator[KioskUnderTest]":
+    """A fresh card (the shared PINs, and ``card_args`` for ``pin-kiosk simcard``) and a kiosk over
+    ``stack``; afterwards a clean exit and no PIN anywhere."""
     if stack.pcscd is None:
         stack.start_pcscd()
-    stack.insert_card("--pins", PIN_ARG)
+    stack.insert_card("--pins", PIN_ARG, *card_args)
     k = KioskUnderTest(tmp, **options)
     try:
         yield k
