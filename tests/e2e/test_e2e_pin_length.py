@@ -39,8 +39,8 @@ def normal(frame: dict) -> dict:
 
 
 def normal_size(frame: dict) -> int:
-    blank = {"ts": "", "seq": 0, "audit_head": "", "audit_seq": 0}
-    return len(frames.encode({**frame, **{k: v for k, v in blank.items() if k in frame}}))
+    chain = {"audit_head": "", "audit_seq": 0} if "audit_head" in frame else {}
+    return len(frames.encode({**frame, "ts": "", "seq": 0, **chain}))
 
 
 def metrics_without_clocks(text: str) -> dict[str, float]:
