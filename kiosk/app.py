@@ -43,6 +43,7 @@ from kiosk.keypad import KeyLayout, LayoutError, PressTracker, build_layout, bui
 from kiosk.loop import EventLoop, TimerHandle
 from kiosk.pin import PinType
 from kiosk.session import CardOp, SessionClosed, Session, ToAudit, ToConsole
+from kiosk.state_files import STATE_FILE_ALERT, SetAside
 from kiosk.view import View
 
 log = logging.getLogger("pin_kiosk.app")
@@ -51,6 +52,8 @@ log = logging.getLogger("pin_kiosk.app")
 MOUSE_POLL_S = 0.02
 #: The metrics file is rewritten at least this often: the fleet alert fires on a file older than 60 s.
 METRICS_EVERY_S = 20.0
+#: Alert: a whole audit line does not verify (edited, deleted, damaged): not a power cut.
+AUDIT_BROKEN_ALERT = "audit_chain_broken"
 
 
 @dataclass
@@ -95,7 +98,9 @@ class Kiosk:
                                ended_screen_s=cfg.session.ended_screen_s, language=cfg.screen.language)
         self.presence = Presence(touch=bool(getattr(touch, "present", False)))
         self.counters = Counters()
-        self.affine, cal_status = store.load_active(self.state_dir, touch.axes, cfg.screen)
+        self.affine, cal_status = store.load_active(self.state_dir, touch.axes, cfg.screen, set_aside_corrupt=True)
+        #: State files that could not be used; reported (alert + audit) by ``start``.
+        self.set_aside: list[SetAside] = [*cal_status.set_aside, *getattr(link, "set_aside", ())]
         self.calibration_source = cal_status.source
         self.calibrated_at_s = _unix_time(cal_status.meta.get("installed_at"))
         self.session_drift = SessionDrift()
@@ -133,7 +138,10 @@ class Kiosk:
         from kiosk.drift_state import load_estimator
 
         pitch_mm = key_pitch_mm(*(self._layout_for(View("entry", pin_type=t)) for t in PinType))
-        return load_estimator(self.cfg, pitch_mm)
+        est, notice = load_estimator(self.cfg, pitch_mm, set_aside_corrupt=True)
+        if notice is not None:
+            self.set_aside.append(notice)
+        return est
 
     def start(self) -> None:
         now = self.clock()
@@ -141,6 +149,7 @@ class Kiosk:
         from kiosk.boot_clock import clock_synchronized, kernel_boot_id
         self._record("boot", version=__version__, terminal=self.cfg.terminal.id, boot=self.link.boot,
                      kernel_boot=kernel_boot_id(), clock="synced" if clock_synchronized() else "unsynced")
+        self._report_state_files(now)
         if not self.touch.present and self.touch.spec.startswith("evdev:"):
             # a panel missing at boot is a fault now (a FIFO or recording simply has no writer yet)
             self._alert(now, "touch_absent", f"touch panel absent: {self.touch.absent_reason}")
@@ -151,6 +160,17 @@ class Kiosk:
         if self.notifier is not None:
             self.notifier.ready(self._status_sent or "pin-kiosk running")
         self._after(now)
+
+    def _report_state_files(self, now: float) -> None:
+        """What the start found in the state directory and could not use: audit record and alert each."""
+        for notice in self.set_aside:
+            self._record("state.set_aside", file=notice.file, reason=notice.reason[:256],
+                         kept_as=notice.kept_as or None)
+            self._alert(now, STATE_FILE_ALERT, notice.message())
+        broken = getattr(self.audit, "broken_line", None)
+        if broken is not None:
+            self._alert(now, AUDIT_BROKEN_ALERT, f"audit trail does not verify at line {broken}: "
+                        "run pin-kiosk audit verify and keep the file")
 
     def close(self) -> None:
         """Stop: card worker first (so no Pin is lent), then end the session, clear, report."""
@@ -659,6 +679,21 @@ def _matrix_sha(affine: Affine) -> str:
 
 
 
+def _remove_stale_temps(cfg: Config) -> None:
+    """Temp files of atomic writes a power cut or a kill -9 interrupted: never read, only in the way."""
+    from calibration.store import calibration_dir
+    from kiosk.durable import remove_stale_temps
+
+    removed = []
+    for directory in dict.fromkeys((cfg.state_dir, calibration_dir(cfg.state_dir), cfg.metrics_dir)):
+        try:
+            removed += remove_stale_temps(directory)
+        except OSError as exc:
+            log.error("temporary files in %s not removed: %s", directory, exc.strerror or type(exc).__name__)
+    if removed:
+        log.warning("removed %d temporary files of interrupted writes (power cut or kill)", len(removed))
+
+
 class StartError(Exception):
     """The kiosk cannot start (screen cannot open, another kiosk holds the state dir): one line, exit 1."""
 
@@ -688,6 +723,7 @@ def open_kiosk(cfg: Config, *, loop: EventLoop, on_frame: Callable[[View, Any], 
         raise StartError(f"another kiosk is running: {exc}") from None
     except OSError as exc:
         raise StartError(f"state directory {cfg.state_dir} not writable: {exc.strerror or exc}") from None
+    _remove_stale_temps(cfg)  # the trail's lock says no other kiosk writes here
     try:
         touch = open_touch(cfg.touch.source, cfg.touch)
     except (TouchSpecError, ValueError) as exc:
