@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 LEVELS = ("ok", "warn", "alert")
 
 #: Format of ``DriftEstimator.to_json``; bump when the meaning of a field changes.
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the residual field (field_moments, field_offset_mm, baseline_slopes); 1 still loads
 #: A saved state is about 1 KB; more is not one of ours.
 STATE_MAX_BYTES = 64 << 10
 
@@ -221,6 +221,8 @@ FIELD_MOMENTS = ("n", "x", "y", "xx", "xy", "yy", "dx", "dy", "xdx", "ydx", "xdy
 #: otherwise look like a slope whenever one person types on the left keypad and the next on
 #: the right: the field's slopes come from how residuals vary *within* each session.
 CENTRED_MOMENTS = ("n", "cxx", "cxy", "cyy", "cxdx", "cydx", "cxdy", "cydy")
+#: The residual field's slopes: dx = … + ax·x + ay·y, dy = … + bx·x + by·y (per mm across the keypad).
+SLOPES = ("ax", "ay", "bx", "by")
 #: The slopes' memory in taps: moments decay by (1 − 1/FIELD_WINDOW_TAPS) per tap.
 FIELD_WINDOW_TAPS = 120
 #: Ridge on the slopes (mm² of key spread): a few clustered keys cannot invent a rotation.
@@ -662,20 +664,29 @@ class DriftEstimator:
             "gap_rate": self.gap_rate,
             "corr_rate": self.corr_rate,
             "wrong_rate": self.wrong_rate,
+            # named running sums, not sequences: nothing here is a list of sessions or taps
+            "field_moments": dict(zip(CENTRED_MOMENTS, self.field_moments)),
+            "field_offset_mm": list(self.field_offset_mm),
+            "baseline_slopes": dict(zip(SLOPES, self.baseline_slopes)) if self.baseline_slopes is not None else None,
         }
         return json.dumps(state, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str | bytes, cfg: DriftConfig) -> "DriftEstimator":
-        """Restore a saved state; ValueError (one line) when it is not one of ours."""
+    def from_json(cls, text: str | bytes, cfg: DriftConfig,
+                  keypad_box_mm: tuple[float, float, float, float] | None = None) -> "DriftEstimator":
+        """Restore a saved state; ValueError (one line) when it is not one of ours.
+
+        A version 1 state (before the residual field) loads with an empty field,
+        which then learns from the next taps.
+        """
         try:
             d = parse_json(text, max_bytes=STATE_MAX_BYTES)
         except StateFileError as exc:
             raise ValueError(f"drift state {exc}") from None
-        if not isinstance(d, dict) or d.get("version") != STATE_VERSION:
+        if not isinstance(d, dict) or d.get("version") not in (1, STATE_VERSION):
             raise ValueError("drift state has an unknown format version")
         try:
-            est = cls(cfg, _finite(d["key_pitch_mm"], "key_pitch_mm"))
+            est = cls(cfg, _finite(d["key_pitch_mm"], "key_pitch_mm"), keypad_box_mm)
             if d["level"] not in LEVELS:
                 raise ValueError("unknown level")
             if not isinstance(d["reason"], str) or len(d["reason"]) > 200:
@@ -697,6 +708,18 @@ class DriftEstimator:
                 est.person_var_mm2 = max(est.person_var_mm2, PERSON_VAR_FLOOR_MM2)
             est.cusum = (_finite(d["cusum"][0], "cusum"), _finite(d["cusum"][1], "cusum"))
             est.offset_mm = (_finite(d["offset_mm"][0], "offset_mm"), _finite(d["offset_mm"][1], "offset_mm"))
+            if d["version"] >= 2:
+                fm = d["field_moments"]
+                if not isinstance(fm, dict) or set(fm) != set(CENTRED_MOMENTS):
+                    raise ValueError("field_moments are not the field's moments")
+                est.field_moments = [_finite(fm[k], "field_moments") for k in CENTRED_MOMENTS]
+                fo = d["field_offset_mm"]
+                est.field_offset_mm = (_finite(fo[0], "field_offset_mm"), _finite(fo[1], "field_offset_mm"))
+                bs = d["baseline_slopes"]
+                if bs is not None:
+                    if not isinstance(bs, dict) or set(bs) != set(SLOPES):
+                        raise ValueError("baseline_slopes are not the four slopes")
+                    est.baseline_slopes = tuple(_finite(bs[k], "baseline_slopes") for k in SLOPES)
         except (KeyError, TypeError, IndexError) as exc:
             raise ValueError(f"drift state is incomplete: {type(exc).__name__}: {exc}") from None
         return est

@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from calibration.drift import (DriftEstimator, LevelChange, SessionDrift, SessionPool, add_pool, key_pitch_mm,
-                              key_residual_mm)
+from calibration.drift import (DriftEstimator, LevelChange, SessionDrift, SessionPool, add_pool, key_at_mm,
+                              key_pitch_mm, key_residual_mm, keypad_box_mm)
 from calibration.matrix import Affine
 from kiosk import __version__
 from kiosk.config import Config
@@ -137,8 +137,9 @@ class Kiosk:
         """The kept estimator, measured against the closest keys in use (the alphanumeric keypad)."""
         from kiosk.drift_state import load_estimator
 
-        pitch_mm = key_pitch_mm(*(self._layout_for(View("entry", pin_type=t)) for t in PinType))
-        est, notice = load_estimator(self.cfg, pitch_mm, set_aside_corrupt=True)
+        layouts = [self._layout_for(View("entry", pin_type=t)) for t in PinType]
+        pitch_mm = key_pitch_mm(*layouts)
+        est, notice = load_estimator(self.cfg, pitch_mm, keypad_box_mm=keypad_box_mm(*layouts), set_aside_corrupt=True)
         if notice is not None:
             self.set_aside.append(notice)
         return est
@@ -244,7 +245,7 @@ class Kiosk:
             if self._down_key is None and layout.hit(*tap_px) is None:
                 self.session_drift.add_gap_tap()
             return
-        self.session_drift.add_tap(key_residual_mm(layout, key, *tap_px))
+        self.session_drift.add_tap(key_residual_mm(layout, key, *tap_px), key_at_mm(layout, key))
         if key == "backspace":
             self._erased_key, self._last_char_key = self._last_char_key, None
         elif len(key) == 1:
