@@ -57,11 +57,12 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.config import DriftConfig
 from kiosk.state_files import StateFileError, parse_json
+from kiosk.vocabulary import DriftLevel, values
 
 if TYPE_CHECKING:
     from kiosk.keypad import KeyLayout
 
-LEVELS = ("ok", "warn", "alert")
+LEVELS = values(DriftLevel)
 
 #: Format of ``DriftEstimator.to_json``; bump when the meaning of a field changes.
 STATE_VERSION = 2  # 2: the residual field (field_moments, field_offset_mm, baseline_slopes); 1 still loads

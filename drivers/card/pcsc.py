@@ -37,7 +37,7 @@ import time
 
 from smartcard import scard
 
-from drivers.card.base import CardBackend, CardFault, Link, Presence, ReaderStatus
+from drivers.card.base import CardBackend, CardFault, CardConnection, Presence, ReaderStatus
 from kiosk import jpki
 
 log = logging.getLogger("pin_kiosk.card")
@@ -80,7 +80,7 @@ def reader_matches(name: str, pattern: str) -> bool:
     return pattern.lower() in name.lower()
 
 
-class _PcscLink(Link):
+class _PcscLink(CardConnection):
     def __init__(self, backend: "PcscBackend", context: int, reader: str) -> None:
         self._backend, self._context, self.reader = backend, context, reader
         for attempt in range(backend.busy_retries + 1):
@@ -209,7 +209,7 @@ class PcscBackend(CardBackend):
         return readers, [name for name, state, _atr in states if state & STATE_PRESENT]
 
     # -- CardBackend ---------------------------------------------------------
-    def open_link(self, reader: str | None = None) -> Link:
+    def open_link(self, reader: str | None = None) -> CardConnection:
         context = self._get_context()
         if reader is None:
             _readers, holding = self._holding(context)
