@@ -35,7 +35,7 @@ from kiosk.loop import EventLoop, TimerHandle
 from kiosk.session import CardOp
 from kiosk.terminal import (Alert, Audit, CardAnswer, CardPresence, Command, Contact, DevicesSeen,
                             InstallCalibration, SaveDrift, Send, Show, Shutdown, StatusReply, TechnicianDone,
-                            Terminal, Tick, WriteMetrics, drift_key_pitch_mm)
+                            Terminal, Tick, WriteMetrics, drift_key_pitch_mm, drift_keypad_box_mm)
 from kiosk.state_files import STATE_FILE_ALERT, SetAside
 from kiosk.view import View
 from kiosk.vocabulary import AlertCode
@@ -63,7 +63,8 @@ class Kiosk:
         affine, cal_status = store.load_active(cfg.state_dir, touch.axes, cfg.screen, set_aside_corrupt=True)
         #: State files that could not be used; reported (alert + audit) by ``start``.
         self.set_aside: list[SetAside] = [*cal_status.set_aside, *getattr(link, "set_aside", ())]
-        drift, notice = load_estimator(cfg, drift_key_pitch_mm(cfg), set_aside_corrupt=True)
+        drift, notice = load_estimator(cfg, drift_key_pitch_mm(cfg), keypad_box_mm=drift_keypad_box_mm(cfg),
+                                       set_aside_corrupt=True)
         if notice is not None:
             self.set_aside.append(notice)
         self.calibrated_at_s = _unix_time(cal_status.meta.get("installed_at"))

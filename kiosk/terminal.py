@@ -39,8 +39,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from calibration.drift import (DriftEstimator, LevelChange, SessionDrift, SessionPool, add_pool, key_pitch_mm,
-                              key_residual_mm)
+from calibration.drift import (DriftEstimator, LevelChange, SessionDrift, SessionPool, add_pool, key_at_mm,
+                              key_pitch_mm, key_residual_mm, keypad_box_mm)
 from calibration.matrix import Affine
 from kiosk.config import Config
 from kiosk.keypad import KeyLayout, PressTracker, build_layout, build_screen_layout
@@ -239,6 +239,11 @@ def drift_key_pitch_mm(cfg: Config) -> float:
     return key_pitch_mm(*(build_layout(t, cfg.screen, cfg.keypad, cfg.screen.language) for t in PinType))
 
 
+def drift_keypad_box_mm(cfg: Config) -> tuple[float, float, float, float]:
+    """Where the keys in use are (mm from the screen centre): the residual field is judged over it."""
+    return keypad_box_mm(*(build_layout(t, cfg.screen, cfg.keypad, cfg.screen.language) for t in PinType))
+
+
 def matrix_sha256(affine: Affine) -> str:
     """A calibration matrix's fingerprint for the audit trail (before/after an install)."""
     return hashlib.sha256(repr(affine.as_tuple()).encode()).hexdigest()
@@ -381,7 +386,7 @@ class Terminal:
             if t.down_key is None and layout.hit(*tap_px) is None:
                 self.session_drift.add_gap_tap()
             return
-        self.session_drift.add_tap(key_residual_mm(layout, key, *tap_px))
+        self.session_drift.add_tap(key_residual_mm(layout, key, *tap_px), key_at_mm(layout, key))
         if key == "backspace":
             t.erased_key, t.last_char_key = t.last_char_key, None
         elif len(key) == 1:
