@@ -64,6 +64,7 @@ from typing import Any
 from kiosk.durable import Records, append_record, read_records, truncate_torn_tail
 from kiosk.pin import Pin, PinType
 from kiosk.state_files import StateFileError, parse_json
+from kiosk.vocabulary import Action, DriftLevel, EndReason, PinResult, values
 
 log = logging.getLogger("pin_kiosk.audit")
 
@@ -141,9 +142,9 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _IDENT = re.compile(r"[A-Za-z0-9_.:@-]+")
 
 PIN_TYPES = tuple(t.value for t in PinType)
-PIN_RESULTS = ("ok", "wrong", "locked", "cancelled", "timeout", "card_removed", "no_card", "error")
-END_REASONS = ("logout", "cancel", "timeout", "card_removed", "link_lost", "shutdown", "error")
-DRIFT_LEVELS = ("ok", "warn", "alert")
+PIN_RESULTS = values(PinResult)
+END_REASONS = values(EndReason)
+DRIFT_LEVELS = values(DriftLevel)
 
 
 def _choice(*values: str, optional: bool = False) -> Field:
@@ -170,11 +171,11 @@ KINDS: dict[str, dict[str, Field]] = {
     "config.loaded": {"source": Field("text", max_len=512), "sha256": Field("sha256")},
     "session.start": {"session": _SESSION, "operator": Field("ident", optional=True),
                       "pin_type": _choice(*PIN_TYPES, optional=True),
-                      "action": _choice("verify", "change", optional=True)},
+                      "action": _choice(*values(Action), optional=True)},
     "session.end": {"session": _SESSION, "reason": _choice(*END_REASONS), "cleared": Field("bool", optional=True)},
     # the outcome only: no PIN, no length, no key positions, no timing finer than the record
     "pin.result": {"session": Field("ident", max_len=64, optional=True), "pin_type": _choice(*PIN_TYPES),
-                   "action": _choice("verify", "change"), "result": _choice(*PIN_RESULTS),
+                   "action": _choice(*values(Action)), "result": _choice(*PIN_RESULTS),
                    "tries_left": Field("int", lo=0, hi=15, optional=True)},
     # the session's card was identified (no PIN); where its 住基 applet was found, when looked for
     "card.identified": {"session": _SESSION, "reader": Field("text", max_len=128),

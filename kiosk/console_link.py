@@ -350,6 +350,17 @@ class ConsoleLink:
         """The condition behind a standing alert is over: no longer listed nor re-sent."""
         self._standing.pop(code, None)
 
+    def _clear_gone(self, status: dict[str, Any]) -> None:
+        """Standing alerts whose condition the terminal's own status says is over."""
+        drift = (status.get("drift") or {}).get("level")
+        over = {"reader_absent": status.get("reader") is True, "pcscd_down": status.get("reader") is True,
+                "touch_absent": status.get("touch") is True, "drift_warn": drift in ("ok", "alert"),
+                "drift_alert": drift in ("ok", "warn")}
+        for code in ("calibration_missing", "calibration_corrupt", "calibration_mismatch"):
+            over[code] = status.get("calibrated") is True
+        for code in [c for c in self._standing if over.get(c)]:
+            self.clear_alert(code)
+
     @property
     def standing_alerts(self) -> list[str]:
         return sorted(self._standing)
@@ -375,6 +386,7 @@ class ConsoleLink:
                 self._status.update(self.status_provider())
             except Exception:  # a broken provider must not stop the link
                 log.exception("status provider failed")
+        self._clear_gone(self._status)
         fields = dict(self._status, rx_errors=self.rx_errors, link=self._link.state.value,
                       journal_frames=self.pending, authenticated=self.authenticated,
                       rx_unauthenticated=self.rx_unauthenticated, rx_rate_limited=self._link.rate_limited,

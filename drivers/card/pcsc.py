@@ -37,8 +37,9 @@ import time
 
 from smartcard import scard
 
-from drivers.card.base import CardBackend, CardFault, Link, Presence, ReaderStatus
+from drivers.card.base import CardBackend, CardFault, CardConnection, Presence, ReaderStatus
 from kiosk import jpki
+from kiosk.config import CardConfig
 
 log = logging.getLogger("pin_kiosk.card")
 
@@ -80,7 +81,7 @@ def reader_matches(name: str, pattern: str) -> bool:
     return pattern.lower() in name.lower()
 
 
-class _PcscLink(Link):
+class _PcscLink(CardConnection):
     def __init__(self, backend: "PcscBackend", context: int, reader: str) -> None:
         self._backend, self._context, self.reader = backend, context, reader
         for attempt in range(backend.busy_retries + 1):
@@ -151,6 +152,12 @@ class PcscBackend(CardBackend):
     """Cards in the pcscd readers whose name contains ``pattern``."""
 
     name = "pcsc"
+    SPEC_FORMS = ("pcsc", "pcsc:PATTERN")
+
+    @classmethod
+    def open_spec(cls, rest: str, cfg: CardConfig, resident_registry_aid: bytes | None) -> "PcscBackend":
+        """``pcsc`` uses ``[card] reader_pattern``; ``pcsc:PATTERN`` overrides it."""
+        return cls(rest if rest else cfg.reader_pattern, resident_registry_aid=resident_registry_aid)
 
     def __init__(self, pattern: str = "", retry_s: float = 0.5,
                  busy_retries: int = 5, busy_wait_s: float = 0.1,
@@ -209,7 +216,7 @@ class PcscBackend(CardBackend):
         return readers, [name for name, state, _atr in states if state & STATE_PRESENT]
 
     # -- CardBackend ---------------------------------------------------------
-    def open_link(self, reader: str | None = None) -> Link:
+    def open_link(self, reader: str | None = None) -> CardConnection:
         context = self._get_context()
         if reader is None:
             _readers, holding = self._holding(context)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import threading
 
-from drivers.card.base import CardBackend, CardFault, Link, Presence, ReaderStatus
+from drivers.card.base import CardBackend, CardFault, CardConnection, Presence, ReaderStatus
 from drivers.card.virtual import VirtualCard
+from kiosk.config import CardConfig
 
 SIM_READER = "Simulated reader"
 
 
-class _SimLink(Link):
+class _SimLink(CardConnection):
     reader = SIM_READER
 
     def __init__(self, backend: "SimBackend") -> None:
@@ -38,6 +39,13 @@ class SimBackend(CardBackend):
     """The virtual card, always in its simulated reader unless ``remove()`` was called."""
 
     name = "sim"
+    SPEC_FORMS = ("sim",)
+
+    @classmethod
+    def open_spec(cls, rest: str, cfg: CardConfig, resident_registry_aid: bytes | None) -> "SimBackend":
+        """The virtual card in-process with ``[card] sim_pins``."""
+        from drivers.card.virtual import parse_pins
+        return cls(VirtualCard.with_pins(parse_pins(cfg.sim_pins)), resident_registry_aid=resident_registry_aid)
 
     def __init__(self, card: VirtualCard, inserted: bool = True,
                  resident_registry_aid: bytes | None = None) -> None:
@@ -51,7 +59,7 @@ class SimBackend(CardBackend):
             self._pending.append(Presence("card_inserted", SIM_READER))
         self._wake.set()  # the first wait reports the initial state at once
 
-    def open_link(self, reader: str | None = None) -> Link:
+    def open_link(self, reader: str | None = None) -> CardConnection:
         with self._lock:
             if not self.inserted or reader not in (None, SIM_READER):
                 raise CardFault("no_card")

@@ -170,18 +170,13 @@ EN: dict[str, str] = {
     "fault_card_error": "Cannot talk to the card",
     "fault_other": "Device fault ({code})",
     "name_user_auth": "user authentication PIN",
-    "name_signature": "signature PIN",
+    "name_signature": "signature certificate PIN",
     "name_resident_registry": "resident registry PIN",
-    "name_card_info_input": "card information input PIN",
+    "name_card_info_input": "card information input support PIN",
 }
 
 STRINGS: dict[str, dict[str, str]] = {"ja": JA, "en": EN}
 LANGUAGES = tuple(STRINGS)
-
-
-def other_language(lang: str) -> str:
-    """The language the ``lang`` key switches to."""
-    return "en" if lang == "ja" else "ja"
 
 
 def text(lang: str, key: str, **values: object) -> str:
