@@ -117,6 +117,36 @@ def test_calibrate_from_taps_prints_all_three_forms_and_installs(tmp_path):
 
 
 @pytest.mark.stack
+def test_calibrate_from_taps_is_the_kiosks_install_step_record_and_fresh_drift_baseline(tmp_path):
+    """Every path that installs a calibration writes the same audit record and resets the drift baseline."""
+    from calibration.drift import DriftEstimator
+    from kiosk.config import config_from_dict
+    from kiosk.drift_state import load_estimator, save_estimator
+    from kiosk.terminal import drift_key_pitch_mm, matrix_sha256
+    from support_ops import audit_lines
+
+    path, _ = taps_file(tmp_path)
+    state = tmp_path / "state"
+    cfg = config_from_dict({"state": {"dir": str(state)}})
+    drifted = DriftEstimator(cfg.drift, drift_key_pitch_mm(cfg))
+    drifted.level = "alert"
+    state.mkdir()
+    save_estimator(cfg, drifted)
+    r = pin_kiosk("calibrate", "--from-taps", str(path), "--state-dir", str(state), "--json")
+    assert r.returncode == 0, r.stderr
+    fitted = Affine(*json.loads(r.stdout)["affine"])
+    records = [json.loads(line) for line in audit_lines(state)]
+    (cal,) = [rec for rec in records if rec["kind"] == "calibration"]
+    assert cal["outcome"] == "accepted" and cal["technician"].startswith("cli")
+    assert cal["points"] == 9 and cal["rejected_taps"] == 1
+    assert cal["matrix_after_sha256"] == matrix_sha256(fitted)
+    assert cal["matrix_before_sha256"] == matrix_sha256(uncalibrated(AXES, SCREEN))
+    (level,) = [rec for rec in records if rec["kind"] == "drift.level"]
+    assert (level["level_from"], level["level_to"]) == ("alert", "ok")
+    assert load_estimator(cfg, drift_key_pitch_mm(cfg))[0].level == "ok"
+
+
+@pytest.mark.stack
 def test_calibrate_text_output_and_dry_run(tmp_path):
     path, _ = taps_file(tmp_path)
     r = pin_kiosk("calibrate", "--from-taps", str(path), "--state-dir", str(tmp_path / "s"), "--dry-run")
