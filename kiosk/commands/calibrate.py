@@ -102,6 +102,26 @@ def _forms(affine, axes, screen_px) -> dict:
             "pointercal": to_pointercal(affine, w, h)}
 
 
+def implausible(cfg, affine, axes, screen_px) -> str | None:
+    """Why ``affine`` may not follow the calibration in use (calibration.plausibility), or None."""
+    from calibration.drift import key_pitch_mm
+    from calibration.plausibility import problem
+    from calibration.store import load_active
+    from kiosk.drift_state import load_estimator
+    from kiosk.keypad import build_layout
+    from kiosk.pin import PinType
+
+    current, status = load_active(cfg.state_dir, axes, screen_px)
+    in_use = current if status.source in ("active", "history") else None
+    layouts = [build_layout(t, cfg.screen, cfg.keypad) for t in PinType]
+    centres = [layout.key_centre_px(k) for layout in layouts for k in layout.ids]
+    drift_mm = load_estimator(cfg, key_pitch_mm(*layouts))[0].shift_mm
+    return problem(affine, in_use, raw_size=(axes.x.maximum - axes.x.minimum + 1, axes.y.maximum - axes.y.minimum + 1),
+                   screen_px=screen_px, key_centres_px=centres,
+                   px_per_mm=(screen_px[0] / cfg.screen.width_mm, screen_px[1] / cfg.screen.height_mm),
+                   measured_drift_mm=drift_mm)
+
+
 def _operator() -> str:
     """Who installs from the command line, for the audit trail: ``cli:USER`` (``cli`` when unknown)."""
     import getpass
@@ -209,6 +229,10 @@ def run(args: argparse.Namespace) -> int:
             meta.update(method="import-libinput")
     except FitError as exc:
         print(f"pin-kiosk calibrate: {exc}; nothing installed", file=sys.stderr)
+        return EXIT_FAILURE
+    why = implausible(cfg, affine, axes, screen_px)
+    if why is not None:
+        print(f"pin-kiosk calibrate: refused: {why}; nothing installed", file=sys.stderr)
         return EXIT_FAILURE
     result.update(_forms(affine, axes, screen_px))
     result["screen"] = {"w": screen_px[0], "h": screen_px[1]}
