@@ -114,7 +114,8 @@ class KeypadConfig:
     gap_mm: float = _f(2.5, lo=2.5, hi=20, doc="gap between keys")
     alnum_order: str = _f("alphabetical", choices=("alphabetical", "qwerty"), doc="letter order")
     release_tolerance_mm: float = _f(2.0, lo=0, hi=10, doc="a release this far outside the pressed key still commits")
-    repeat_debounce_s: float = _f(0.25, lo=0, hi=2, doc="a second press of the same key within this is ignored")
+    repeat_debounce_s: float = _f(0.06, lo=0, hi=2,
+                                  doc="a press of the same key this soon after its release is a bounce, ignored")
 
 
 @dataclass(frozen=True)
