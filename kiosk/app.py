@@ -107,6 +107,7 @@ class Kiosk:
         self.tracker: PressTracker | None = None
         self._timer: TimerHandle | None = None
         self._fds: dict[str, int | None] = {"touch": None, "link": None}
+        self._axis_mismatch = ""  # the last touch_axis_mismatch alerted
         # RAM only, wiped at session end: the last character key, and the one a backspace erased,
         # so "backspace, then the key next to the erased one" counts as a likely mis-registration.
         self._last_char_key: str | None = None
@@ -230,7 +231,8 @@ class Kiosk:
                 rid = self._card_requests.pop(ev.request_id, None)
                 if rid is not None:
                     r = ev.result
-                    self._run(self.session.card_result(now, rid, r.outcome, r.tries_left), now)
+                    self._run(self.session.card_result(now, rid, r.outcome, r.tries_left, r.identity,
+                                                       r.valid_until, r.resident_registry_aid), now)
             else:
                 self._presence(ev, now)
         self._after(now)
@@ -387,7 +389,7 @@ class Kiosk:
     def _run(self, effects: list, now: float) -> None:
         for e in effects:
             if isinstance(e, CardOp):
-                wid = self.card.submit(e.op, e.pin_type, *e.pins)
+                wid = self.card.submit(e.op, e.pin_type, *e.pins, identity=e.identity, shown_tries=e.shown_tries)
                 self._card_requests[wid] = e.request_id
             elif isinstance(e, ToConsole):
                 fields = e.fields
@@ -554,6 +556,10 @@ class Kiosk:
             if not touch_now:
                 self._alert(now, "touch_absent", f"touch panel absent: {self.touch.absent_reason}")
             self._metrics(now)
+        mismatch = self.touch.pipeline.axis_mismatch
+        if mismatch and mismatch != self._axis_mismatch:
+            self._axis_mismatch = mismatch  # once per device: its contacts are refused meanwhile
+            self._alert(now, "touch_axis_mismatch", f"touch panel reports positions off its axes: {mismatch}")
         if bool(self.link.up) != self._link_up:
             self._link_up = bool(self.link.up)
             self._record("console.link", state="up" if self._link_up else "down", port=self.cfg.console.port)
@@ -613,13 +619,16 @@ def open_kiosk(cfg: Config, *, loop: EventLoop, on_frame: Callable[[View, Any], 
     configuration error (exit 2); a screen that cannot open, or a state
     directory held by another kiosk, is a StartError (exit 1).
     """
-    from drivers.card import CardWorker, open_card
+    from drivers.card import CardWorker, open_card, reader_pattern_problem
     from drivers.touch import TouchSpecError, open_touch
     from kiosk.audit import AuditBusy, AuditTrail
     from kiosk.config import ConfigError
     from kiosk.console_link import ConsoleLink
     from kiosk.watchdog import Notifier
 
+    problem = reader_pattern_problem(cfg.card.source, cfg.card)
+    if problem is not None:
+        raise ConfigError(cfg.source, "card.reader_pattern", problem)
     try:
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
         audit = AuditTrail(cfg.state_dir)
@@ -638,7 +647,13 @@ def open_kiosk(cfg: Config, *, loop: EventLoop, on_frame: Callable[[View, Any], 
         touch.close()
         audit.close()
         raise ConfigError(cfg.source, "card.source", str(exc)) from None
-    link = ConsoleLink(cfg, cfg.state_dir)
+    from kiosk.console_key import KeyFileError
+    try:
+        link = ConsoleLink(cfg, cfg.state_dir)
+    except KeyFileError as exc:
+        for part in (card, touch, audit):
+            part.close()
+        raise ConfigError(cfg.source, "console.key_file", str(exc)) from None
     from kiosk.ui.display import Display, DisplayError
     from kiosk.ui.fonts import FontError
     try:
@@ -660,6 +675,13 @@ def open_kiosk(cfg: Config, *, loop: EventLoop, on_frame: Callable[[View, Any], 
 
 def run_kiosk(cfg: Config, on_frame: Callable[[View, Any], None] | None = None) -> int:
     """``pin-kiosk run``: start, loop until SIGTERM/SIGINT, shut down cleanly.  Returns the exit code."""
+    from kiosk.pin import ARENA
+    from kiosk.secret_memory import forbid_core_dumps
+    for failure in forbid_core_dumps():
+        log.warning("core dumps not forbidden: %s (LimitCORE=0 in the unit still applies)", failure)
+    ARENA.prepare()  # map and lock the PIN arena's first page now, to report it once
+    if not ARENA.locked:
+        log.warning("PIN memory not locked (it may be swapped out): mlock: %s", ARENA.lock_error)
     loop = EventLoop()
     kiosk = open_kiosk(cfg, loop=loop, on_frame=on_frame)
     log.info("pin-kiosk %s running: terminal %s, touch %s, card %s, console %s",

@@ -157,6 +157,9 @@ KINDS: dict[str, dict[str, Field]] = {
     "pin.result": {"session": Field("ident", max_len=64, optional=True), "pin_type": _choice(*PIN_TYPES),
                    "action": _choice("verify", "change"), "result": _choice(*PIN_RESULTS),
                    "tries_left": Field("int", lo=0, hi=15, optional=True)},
+    # the session's card was identified (no PIN); where its 住基 applet was found, when looked for
+    "card.identified": {"session": _SESSION, "reader": Field("text", max_len=128),
+                        "resident_registry_aid": Field("ident", max_len=32, optional=True)},
     "card.inserted": {"reader": Field("text", max_len=128)},
     "card.removed": {"reader": Field("text", max_len=128)},
     "reader.present": {"reader": Field("text", max_len=128), "present": Field("bool")},

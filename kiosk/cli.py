@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "card": ("kiosk.commands.card", "card reader and My Number card status (tries left; spends no try)"),
     "simcard": ("kiosk.commands.simcard", "plug the virtual My Number card into pcscd through vpcd (tests, demo)"),
     "audit": ("kiosk.commands.audit", "verify or show the tamper-evident audit trail"),
+    "key": ("kiosk.commands.key", "the terminal's console key: create, show its fingerprint, rotate"),
     "console": ("kiosk.commands.console", "reference staff console: watch and drive a kiosk over its serial line"),
     "drift": ("kiosk.commands.drift", "touch drift: seeded simulation of the estimator, or the kept drift state"),
     "bench": ("kiosk.commands.bench", "measure the whole terminal against its speed and memory targets"),

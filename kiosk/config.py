@@ -78,14 +78,15 @@ class TouchConfig:
     filters: list = _f(["pthres", "median", "debounce"], doc="tap filter chain, in order")
     pressure_min: int = _f(1, lo=0, hi=65535, doc="pthres: samples below this pressure are dropped")
     median_window: int = _f(3, lo=1, hi=15, doc="median: samples per window (odd)")
-    debounce_s: float = _f(0.08, lo=0, hi=2, doc="debounce: minimum time from one tap's release to the next tap")
+    debounce_s: float = _f(0.08, lo=0, hi=2, doc="debounce: a touch that starts and ends within this of the previous release is a bounce")
     fit_reject_mm: float = _f(3.0, lo=0.5, hi=50, doc="calibration fit: a point this far from the fitted matrix is a misclick, rejected")
 
 
 @dataclass(frozen=True)
 class CardConfig:
     source: str = _f("pcsc", doc="pcsc | pcsc:READER-PATTERN | sim")
-    reader_pattern: str = _f("", doc="substring of the reader name to use; empty = first reader")
+    reader_pattern: str = _f("", doc="substring of the reader name to use; empty = any (refused by pin-kiosk run)")
+    resident_registry_aid: str = _f("", doc="hex AID of the 住基 applet; empty = probe the known candidates")
     sim_pins: str = _f("user_auth=1234,signature=ABC123,resident_registry=1234,card_info_input=1234",
                        doc="sim card only: its PINs")
 
@@ -98,6 +99,8 @@ class ConsoleConfig:
     heartbeat_s: float = _f(5.0, lo=0.5, hi=3600, doc="status heartbeat interval")
     reopen_max_s: float = _f(10.0, lo=0.1, hi=600, doc="longest backoff when reopening a vanished port")
     journal_max_frames: int = _f(10000, lo=10, hi=1000000, doc="unacknowledged frames kept across restarts")
+    key_file: str = _f("/etc/pin-kiosk/console.key",
+                       doc="the terminal's console key (pin-kiosk key create); missing: unauthenticated link")
 
 
 @dataclass(frozen=True)
@@ -221,6 +224,13 @@ def _cross_checks(file: str, cfg: Config) -> None:
         raise ConfigError(file, "touch.y_max", f"must be greater than touch.y_min ({t.y_min})")
     if t.median_window % 2 == 0:
         raise ConfigError(file, "touch.median_window", f"must be odd, got {t.median_window}")
+    if cfg.card.resident_registry_aid:
+        from kiosk.jpki import parse_aid
+
+        try:
+            parse_aid(cfg.card.resident_registry_aid)
+        except ValueError as exc:
+            raise ConfigError(file, "card.resident_registry_aid", str(exc)) from None
     s = cfg.screen
     for axis in ("width", "height"):
         px, mm = getattr(s, f"{axis}_px"), getattr(s, f"{axis}_mm")

@@ -41,6 +41,7 @@ from typing import Any
 from drivers.serial_link import PortLost, SerialPort
 from kiosk import __version__, frames
 from kiosk.config import Config
+from kiosk.console_key import fingerprint, load_key
 from kiosk.durable import write_atomic
 from kiosk.journal import JOURNAL_NAME, OVERFLOW_CODE, Journal
 from kiosk.protocol import SILENT_HEARTBEATS, Acked, Command, Event, Greeted, Link, LinkState, Rejected, Role
@@ -77,7 +78,7 @@ class LinkEnd:
     def __init__(self, link: Link, port: SerialPort) -> None:
         self.link = link
         self.port = port
-        self.decoder = frames.FrameDecoder()
+        self.decoder = frames.FrameDecoder(link.key)
         self.out = bytearray()
 
     def fileno(self) -> int | None:
@@ -158,8 +159,14 @@ class ConsoleLink:
         c = cfg.console
         self.boot = boot or new_boot()
         self._wall = wall_clock
+        key = load_key(c.key_file)  # KeyFileError for a present but unusable file
+        if key is None:
+            log.warning("console link unauthenticated: no key file %s (pin-kiosk key create): "
+                        "anyone on the serial line is the console", c.key_file)
+        else:
+            log.info("console link authenticated (protocol 2), key fingerprint %s", fingerprint(key))
         self._link = Link(Role.KIOSK, self.boot, retransmit_s=c.retransmit_s,
-                          heartbeat_s=c.heartbeat_s, terminal=cfg.terminal.id)
+                          heartbeat_s=c.heartbeat_s, terminal=cfg.terminal.id, key=key)
         self._journal = Journal(Path(state_dir) / JOURNAL_NAME, c.journal_max_frames)
         self._journal_ok = True
         try:
@@ -219,6 +226,17 @@ class ConsoleLink:
         return self._end.decoder.dropped_total
 
     @property
+    def authenticated(self) -> bool:
+        """The link speaks version 2: only a holder of the terminal's key is the console."""
+        return self._link.key is not None
+
+    @property
+    def rx_unauthenticated(self) -> int:
+        """Frames refused as not from the key holder: bad or missing MAC, addressed to an
+        earlier kiosk process, or replays too old to be retransmissions."""
+        return self._end.decoder.unauthenticated + self._link.stale + self._link.replays
+
+    @property
     def retransmissions(self) -> int:
         return self._link.retransmissions
 
@@ -271,7 +289,8 @@ class ConsoleLink:
             except Exception:  # a broken provider must not stop the link
                 log.exception("status provider failed")
         fields = dict(self._status, rx_errors=self.rx_errors, link=self._link.state.value,
-                      journal_frames=self.pending)
+                      journal_frames=self.pending, authenticated=self.authenticated,
+                      rx_unauthenticated=self.rx_unauthenticated)
         self._link.heartbeat_sent(now_s)
         self.send("status", now_s, **fields)
 
@@ -347,7 +366,7 @@ class ConsoleLink:
         return commands
 
     def _hello(self) -> dict[str, Any]:
-        frame, _ = self._link.build("hello", {"version": frames.VERSION, "software": __version__},
+        frame, _ = self._link.build("hello", {"version": self._link.version, "software": __version__},
                                     utc_timestamp(self._wall()))
         return frame
 

@@ -83,6 +83,7 @@ SCREEN_BUTTONS: dict[str, tuple[str, ...]] = {
     "locked": ("lang",),
     "timed_out": ("lang",),
     "card_removed": ("lang",),
+    "card_removed_verifying": ("lang",),
     "session_ended": ("lang",),
     "calibration": (),
     "drift_check": (),

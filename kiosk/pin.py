@@ -7,12 +7,14 @@ issuer's public rules, see shared/PRODUCT.md): the keypad reads it to decide
 which keys exist, the session reads it to decide when Enter is enabled, the
 card driver reads ``max_tries``.  Nobody else encodes these facts.
 
-A PIN typed by a citizen is held only in a ``Pin``: a fixed-size ``bytearray``
-that is overwritten with zeros by ``wipe()``.  ``Pin`` refuses to become text:
+A PIN typed by a citizen is held only in a ``Pin``: a fixed-size slot of
+locked, undumpable memory (``kiosk.secret_memory.SecretArena``: never swapped,
+never in a core file) that is overwritten with zeros by ``wipe()``.  ``Pin`` refuses to become text:
 ``repr``/``str``/``format`` give a mask, ``json.dumps`` and ``pickle`` fail,
 and comparing two PINs is constant-time.  The only way to the bytes is
 ``reveal()``, a context manager that hands out a scratch copy and zeroes it on
-exit, so the bytes exist outside the buffer only for the card transmit.
+exit (also a slot of the arena), so the bytes exist outside locked memory only
+for the card transmit.
 """
 from __future__ import annotations
 
@@ -22,11 +24,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from kiosk.secret_memory import SecretArena
+
 DIGITS = "0123456789"
 UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 #: The longest PIN any of the four may have; a Pin's buffer never grows.
 PIN_CAPACITY = 16
+
+#: Where every Pin's bytes and every revealed scratch copy live.
+ARENA = SecretArena(PIN_CAPACITY)
 
 MASK_CHAR = "\u25cf"  # ● what the citizen sees per typed character
 
@@ -98,7 +105,7 @@ class Pin:
     __slots__ = ("_buf", "_len", "__weakref__")
 
     def __init__(self) -> None:
-        self._buf = bytearray(PIN_CAPACITY)
+        self._buf = ARENA.take()
         self._len = 0
 
     @classmethod
@@ -142,14 +149,14 @@ class Pin:
 
     # -- the one door to the bytes ----------------------------------------
     @contextmanager
-    def reveal(self) -> Iterator[bytearray]:
-        """The PIN as ASCII bytes in a scratch bytearray, zeroed when the block ends."""
-        scratch = bytearray(self._buf[: self._len])
+    def reveal(self) -> Iterator[memoryview]:
+        """The PIN as ASCII bytes in a scratch slot of the arena, zeroed when the block ends."""
+        scratch = ARENA.take()
+        scratch[: self._len] = self._buf[: self._len]
         try:
-            yield scratch
+            yield scratch[: self._len]
         finally:
-            for i in range(len(scratch)):
-                scratch[i] = 0
+            ARENA.give_back(scratch)
 
     def fits(self, rule: PinRule) -> bool:
         """True when every character is in the rule's set (length not checked)."""
@@ -162,7 +169,7 @@ class Pin:
 
     def matches(self, other: "Pin") -> bool:
         """Constant-time comparison (for "type the new PIN again")."""
-        return hmac.compare_digest(bytes(self._buf[: self._len]), bytes(other._buf[: other._len]))
+        return hmac.compare_digest(self._buf[: self._len], other._buf[: other._len])
 
     # -- refusing to become text ------------------------------------------
     def mask(self) -> str:
@@ -198,7 +205,8 @@ class Pin:
 
     def __del__(self) -> None:
         try:
-            self.wipe()
+            self._len = 0
+            ARENA.give_back(self._buf)  # zeroes it
         except Exception:  # interpreter shutdown
             pass
 

@@ -1,4 +1,4 @@
-"""The staff console link protocol (version 1): who sends what, acks, retransmission, dedup.
+"""The staff console link protocol (versions 1 and 2): who sends what, acks, retransmission, dedup.
 
 Theory of operation
 -------------------
@@ -24,6 +24,23 @@ first ack may have been lost); a frame is *acted on* only the first time its
 ``COMMANDS``; an unknown type or a bad field yields a ``Rejected`` event (the
 owner answers it with an ``alert``) and changes nothing.
 
+*Authenticated (version 2).*  A Link given the terminal's console key speaks
+version 2 only (kiosk.frames adds and checks the MAC; a frame without a valid
+one never reaches ``receive``).  A console frame of version 2 also names the
+kiosk process it is meant for: ``to`` is the ``boot`` of the kiosk's latest
+``hello`` or ``status``.  The kiosk drops (counts in ``stale``, never acks) a
+console frame addressed to another boot, so nothing recorded from the line
+before the kiosk's last start can be replayed to it; within one kiosk process
+``ReplayWindow`` refuses anything seen before.  A console re-addresses its
+unacked commands when the kiosk's boot changes.  Without a key, version 1 as
+before: every end on the line is trusted.
+
+*Replay windows.*  Duplicate suppression is per sender ``boot``: the highest
+``seq`` seen and a bitmap of the ``REPLAY_WINDOW`` below it.  A seq in the
+bitmap is a duplicate (acked again, not acted on); one below the window is a
+replay of something too old to be a retransmission: dropped, not acked,
+counted in ``replays``.  The last ``REPLAY_BOOTS`` boots are remembered.
+
 *Link states* (``LINK_TABLE``): the kiosk starts ``down``; when the port opens
 it is ``greeting``: only ``hello`` goes out, retransmitted, and everything
 else waits; the console's ack of that hello makes it ``up``, when the backlog
@@ -41,7 +58,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,8 +74,10 @@ WINDOW_FRAMES = 32
 COMMAND_WINDOW_FRAMES = 1
 #: Heartbeat intervals without any frame from the console before the kiosk greets again.
 SILENT_HEARTBEATS = 3
-#: (boot, seq) pairs remembered for duplicate suppression.
-SEEN_CAPACITY = 65536
+#: Seqs below a sender's highest that are still told apart (duplicate vs new).
+REPLAY_WINDOW = 4096
+#: Sender boots whose windows are remembered.
+REPLAY_BOOTS = 256
 
 Key = tuple[str, int]
 
@@ -143,6 +162,8 @@ TRIES = _optional(_int(0, MAX_TRIES))
 COUNT = _int(0, 2**53 - 1)
 MM = _number(-1000.0, 1000.0)
 HEX_DIGEST = _pattern(r"[0-9a-f]{8,128}")
+#: A calendar date, YYYY-MM-DD (the user-authentication certificate's end date).
+ISO_DATE = _pattern(r"20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
 LEVEL = _choice("ok", "warn", "alert")
 
 DRIFT_SUMMARY = _object({
@@ -164,18 +185,19 @@ def _schema(fields: dict[str, Check], required: Iterable[str] = (), reliable: bo
 
 #: Kiosk -> console: the only fields each type may carry.
 KIOSK_FRAMES: dict[str, FrameSchema] = {
-    "hello": _schema({"version": _int(1, 1), "software": _pattern(r"[0-9A-Za-z.+-]{1,32}")},
+    "hello": _schema({"version": _int(1, 2), "software": _pattern(r"[0-9A-Za-z.+-]{1,32}")},
                      ("version",)),
     "status": _schema({
         "state": WORD, "link": _choice("down", "greeting", "up"),
         "reader": _bool, "card": _bool, "touch": _bool, "rx_errors": COUNT,
         "drift": DRIFT_SUMMARY, "audit_head": HEX_DIGEST, "session": _bool,
-        "calibrated": _bool, "journal_frames": COUNT,
+        "calibrated": _bool, "journal_frames": COUNT, "rx_unauthenticated": COUNT,
+        "authenticated": _bool,
     }, reliable=False),
     "session.started": _schema({"operator": OPERATOR, "pin_type": _choice(*PIN_TYPES),
                                 "action": _choice(*ACTIONS)}),
     "entry.started": _schema({"pin_type": _choice(*PIN_TYPES), "action": _choice(*ACTIONS),
-                              "tries_left": TRIES}, ("pin_type", "action")),
+                              "tries_left": TRIES, "cert_valid_until": ISO_DATE}, ("pin_type", "action")),
     "pin.result": _schema({"pin_type": _choice(*PIN_TYPES), "action": _choice(*ACTIONS),
                            "result": _choice(*RESULTS), "tries_left": TRIES},
                           ("pin_type", "action", "result")),
@@ -205,8 +227,8 @@ COMMANDS: dict[str, FrameSchema] = {
 
 ENVELOPE = ("v", "type", "seq", "boot")
 KIOSK_ENVELOPE = ENVELOPE + ("ts", "terminal")
-#: A console may stamp its frames with a time; the kiosk ignores it.
-CONSOLE_OPTIONAL = ("ts",)
+#: A console may stamp its frames with a time (the kiosk ignores it); ``to`` is version 2's addressee.
+CONSOLE_OPTIONAL = ("ts", "to")
 
 
 # ---------------------------------------------------------------------------
@@ -300,9 +322,50 @@ def is_reliable(type_: str) -> bool:
     return schema is None or schema.reliable
 
 
-def ack_frame(own_boot: str, frame: dict[str, Any]) -> dict[str, Any]:
-    return {"v": frames.VERSION, "type": "ack", "seq": 0, "boot": own_boot,
+def ack_frame(own_boot: str, frame: dict[str, Any], version: int = frames.VERSION) -> dict[str, Any]:
+    return {"v": version, "type": "ack", "seq": 0, "boot": own_boot,
             "ack": frame["seq"], "ack_boot": frame["boot"]}
+
+
+class ReplayWindow:
+    """Per sender boot: the highest seq seen and which of the REPLAY_WINDOW below it were seen."""
+
+    NEW, DUPLICATE, TOO_OLD = "new", "duplicate", "too_old"
+
+    def __init__(self, window: int = REPLAY_WINDOW, boots: int = REPLAY_BOOTS) -> None:
+        self.window = window
+        self.boots = boots
+        self._by_boot: OrderedDict[str, list[int]] = OrderedDict()  # boot -> [highest, bitmap]
+
+    def check(self, key: Key) -> str:
+        """Whether ``(boot, seq)`` is new, a duplicate, or too old to tell (a replay)."""
+        boot, seq = key
+        entry = self._by_boot.get(boot)
+        if entry is None or seq > entry[0]:
+            return self.NEW
+        behind = entry[0] - seq
+        if behind >= self.window:
+            return self.TOO_OLD
+        return self.DUPLICATE if entry[1] >> behind & 1 else self.NEW
+
+    def remember(self, key: Key) -> None:
+        boot, seq = key
+        entry = self._by_boot.get(boot)
+        if entry is None:
+            entry = self._by_boot[boot] = [seq, 0]
+            while len(self._by_boot) > self.boots:
+                self._by_boot.popitem(last=False)
+        self._by_boot.move_to_end(boot)
+        if seq > entry[0]:
+            shift = seq - entry[0]
+            entry[1] = (entry[1] << shift) & ((1 << self.window) - 1) if shift < self.window else 0
+            entry[0] = seq
+        behind = entry[0] - seq
+        if behind < self.window:
+            entry[1] |= 1 << behind
+
+    def __contains__(self, key: Key) -> bool:
+        return self.check(key) == self.DUPLICATE
 
 
 @dataclass
@@ -319,6 +382,8 @@ class Link:
     role: Role
     boot: str
     retransmit_s: float = 1.0
+    #: the terminal's console key: version 2 (every frame MAC'd) with it, version 1 without
+    key: bytes | None = None
     heartbeat_s: float = 5.0
     terminal: str = ""
     window: int = WINDOW_FRAMES
@@ -327,14 +392,28 @@ class Link:
     duplicates: int = 0
     echoes: int = 0
     misdirected: int = 0
+    stale: int = 0
+    replays: int = 0
+    #: console side, version 2: the kiosk boot commands are addressed to (``to``)
+    peer_boot: str = ""
     next_seq: int = 1
     _pending: OrderedDict[Key, _Outgoing] = field(default_factory=OrderedDict)
     _hello: _Outgoing | None = None
     _immediate: list[bytes] = field(default_factory=list)
-    _seen: set[Key] = field(default_factory=set)
-    _seen_order: deque[Key] = field(default_factory=deque)
+    _seen: ReplayWindow = field(default_factory=ReplayWindow)
     _last_rx_s: float = 0.0
     _next_heartbeat_s: float | None = None
+
+    @property
+    def version(self) -> int:
+        return frames.version_for(self.key)
+
+    def _encode(self, frame: dict[str, Any]) -> bytes:
+        return frames.encode(frame, self.key)
+
+    def _addressed(self) -> bool:
+        """Console frames of version 2 carry ``to``."""
+        return self.role is Role.CONSOLE and self.key is not None
 
     # -- state ---------------------------------------------------------------
 
@@ -355,7 +434,7 @@ class Link:
         if self.role is Role.KIOSK:
             if hello is None:
                 raise ValueError("the kiosk greets with a hello")
-            self._hello = _Outgoing(hello, frames.encode(hello))
+            self._hello = _Outgoing(hello, self._encode(hello))
 
     def lost(self, now_s: float) -> None:
         """The port failed or vanished: nothing is in flight any more."""
@@ -369,7 +448,7 @@ class Link:
     def regreet(self, hello: dict[str, Any]) -> None:
         """The console went silent: greet again before anything else."""
         if self._fire(LinkEvent.PEER_SILENT):
-            self._hello = _Outgoing(hello, frames.encode(hello))
+            self._hello = _Outgoing(hello, self._encode(hello))
             self._next_heartbeat_s = None
 
     @property
@@ -387,14 +466,16 @@ class Link:
     def build(self, type_: str, fields: dict[str, Any], ts: str | None = None) -> tuple[dict[str, Any], list[str]]:
         """A new frame of ``type_`` with the next seq; returns it and the refused field names."""
         kept, refused = filter_fields(type_, fields, self.role)
-        frame: dict[str, Any] = {"v": frames.VERSION, "type": type_, "seq": self.next_seq, "boot": self.boot}
+        frame: dict[str, Any] = {"v": self.version, "type": type_, "seq": self.next_seq, "boot": self.boot}
         if self.role is Role.KIOSK:
             frame["ts"] = ts or ""
             frame["terminal"] = self.terminal
         elif ts:
             frame["ts"] = ts
+        if self._addressed():
+            frame["to"] = self.peer_boot
         frame.update(kept)
-        frames.encode(frame)  # raises FrameError before a seq is spent on an unsendable frame
+        self._encode(frame)  # raises FrameError before a seq is spent on an unsendable frame
         self.next_seq += 1
         return frame, refused
 
@@ -402,7 +483,7 @@ class Link:
         """Queue a reliable frame (new, or restored from the journal) until acked."""
         key = (frame["boot"], frame["seq"])
         if key not in self._pending:
-            self._pending[key] = _Outgoing(frame, frames.encode(frame))
+            self._pending[key] = _Outgoing(frame, self._encode(frame))
 
     def forget(self, key: Key) -> None:
         """Stop sending a frame (the journal dropped it on overflow)."""
@@ -411,7 +492,7 @@ class Link:
     def send_unreliable(self, frame: dict[str, Any]) -> None:
         """Write a status heartbeat once, now, if the link is up; otherwise it is superseded."""
         if self.state is LinkState.UP:
-            self._immediate.append(frames.encode(frame))
+            self._immediate.append(self._encode(frame))
 
     @property
     def pending(self) -> int:
@@ -487,16 +568,29 @@ class Link:
         if frame["boot"] == self.boot:
             self.echoes += 1  # our own line coming back (loop://, an echoing modem): not the peer
             return []
+        if self.role is Role.KIOSK and self.key is not None and frame.get("to") != self.boot:
+            self.stale += 1  # for an earlier kiosk process: a replay, or a command sent before our restart
+            return []
+        if (self._addressed() and frame["type"] in ("hello", "status")
+                and frame["boot"] != self.peer_boot):
+            self._readdress(frame["boot"])
         self._last_rx_s = now_s
         if frame["type"] == "ack":
             return self._on_ack(frame, now_s)
-        if self.state is not LinkState.DOWN:
-            self._immediate.append(frames.encode(ack_frame(self.boot, frame)))
         key = (frame["boot"], frame["seq"])
-        if key in self._seen:
+        seen = self._seen.check(key)
+        if seen == ReplayWindow.TOO_OLD:
+            self.replays += 1
+            return []
+        if self.state is not LinkState.DOWN:
+            ack = ack_frame(self.boot, frame, self.version)
+            if self._addressed():
+                ack["to"] = self.peer_boot
+            self._immediate.append(self._encode(ack))
+        if seen == ReplayWindow.DUPLICATE:
             self.duplicates += 1
             return []
-        self._remember(key)
+        self._seen.remember(key)
         if self.role is Role.CONSOLE:
             return [Received(frame)]
         if frame["type"] in KIOSK_FRAMES:
@@ -507,6 +601,14 @@ class Link:
         if fields is None:
             return [Rejected(frame["type"], reason)]
         return [Command(frame["type"], fields, frame["boot"], frame["seq"])]
+
+    def _readdress(self, boot: str) -> None:
+        """Console, version 2: the kiosk restarted; unacked commands now go to its new boot."""
+        self.peer_boot = boot
+        for out in self._pending.values():
+            out.frame = dict(out.frame, to=boot)
+            out.line = self._encode(out.frame)
+            out.sent_at_s = None
 
     def _on_ack(self, frame: dict[str, Any], now_s: float) -> list[Event]:
         seq, boot = frame.get("ack"), frame.get("ack_boot")
@@ -528,11 +630,4 @@ class Link:
     def remember(self, keys: Iterable[Key]) -> None:
         """Pre-load (boot, seq) pairs already acted on (kept by the owner across restarts)."""
         for boot, seq in keys:
-            if (boot, seq) not in self._seen:
-                self._remember((boot, seq))
-
-    def _remember(self, key: Key) -> None:
-        self._seen.add(key)
-        self._seen_order.append(key)
-        if len(self._seen_order) > SEEN_CAPACITY:
-            self._seen.discard(self._seen_order.popleft())
+            self._seen.remember((boot, seq))

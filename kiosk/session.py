@@ -34,6 +34,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from kiosk.jpki import CHANGE_SUPPORTED, CardIdentity
 from kiosk.pin import PIN_RULES, Pin, PinError, PinType, entry_problem
 from kiosk.view import View
 
@@ -53,15 +54,33 @@ END_REASONS = ("logout", "cancel", "timeout", "card_removed", "shutdown")
 #: ``pin.result`` results (protocol vocabulary).
 RESULTS = ("ok", "wrong", "locked", "cancelled", "timeout", "card_removed", "no_card", "error")
 
-#: Card outcomes (drivers) -> ``pin.result`` results.
+#: Card outcomes (drivers) -> ``pin.result`` results.  ``card_changed`` (another card
+#: answers than the session's) ends the session as ``card_removed``.
 _OUTCOME_TO_RESULT = {
     "ok": "ok", "wrong": "wrong", "locked": "locked", "card_removed": "card_removed",
-    "no_card": "no_card", "not_mynumber": "no_card",
+    "card_changed": "card_removed",
+    "no_card": "no_card", "not_mynumber": "no_card", "juki_card": "no_card", "smartphone": "no_card",
+    "unknown_token": "no_card", "no_applet": "no_card", "not_a_card": "no_card",
+    "two_cards": "error", "card_error": "error", "not_supported": "error",
     "no_reader": "error", "no_pcscd": "error", "error": "error",
 }
 
 #: Card outcomes that are device faults -> the fault screen's code (kiosk.ui.strings ``fault_*``).
-_OUTCOME_TO_FAULT = {"no_reader": "no_reader", "no_pcscd": "no_reader", "error": "card_error"}
+_OUTCOME_TO_FAULT = {"no_reader": "no_reader", "no_pcscd": "no_reader", "error": "card_error",
+                     "card_error": "card_error", "two_cards": "card_error", "not_supported": "card_error"}
+
+#: Card outcomes the clerk must be told in words (alert code = the outcome), and the words.
+CARD_ALERTS = {
+    "two_cards": "二つのリーダーにカードがあります: 市民のカードだけを残してください (two readers hold a card)",
+    "juki_card": "住基カードです: マイナンバーカードではありません (an old 住基カード, not a My Number card)",
+    "smartphone": "スマートフォンのJPKIです: カードではありません (a smartphone's JPKI, not a card)",
+    "unknown_token": "JPKIのトークンが不明です (unknown JPKI token)",
+    "not_mynumber": "マイナンバーカードではありません (no JPKI applet)",
+    "not_a_card": "カードとして応答しません (does not answer as a smart card)",
+    "no_applet": "この暗証番号のアプリがカードにありません (no applet for this PIN)",
+    "card_error": "カードがエラーを返しました (the card answered with an error)",
+    "card_changed": "別のカードに替わりました: セッションを終了しました (another card: session ended)",
+}
 
 #: Result screen for each ``pin.result`` result shown in RESULT.
 _RESULT_SCREEN = {"ok": "result_ok", "wrong": "wrong_pin", "locked": "locked",
@@ -85,9 +104,13 @@ class CardOp:
     """Run ``op`` ("tries_left" | "verify" | "change") on the card; answer with card_result."""
 
     request_id: int
-    op: str
+    op: str  # "identify" | "tries_left" | "verify" | "change"
     pin_type: PinType
     pins: tuple[Pin, ...] = ()  # lent, not copied: do not wipe, the session does
+    #: the session's card (from ``identify``): the operation reaches that card only
+    identity: CardIdentity | None = None
+    #: the count the citizen was shown: the PIN goes out only while the card still says so
+    shown_tries: int | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +181,10 @@ class Session:
         self.device_fault: str | None = None
         self.now_s = 0.0
         self._next_request = 1
+        #: the card this session is bound to (``identify`` at begin); None before and after
+        self.card_identity: CardIdentity | None = None
+        #: the card left during a VERIFY: the ended screen says a try may have been counted
+        self.removed_while_verifying = False
 
     # ------------------------------------------------------------------ events
     def begin(self, now_s: float, pin_type: PinType, action: str = "verify",
@@ -183,9 +210,12 @@ class Session:
         return []
 
     def card_result(self, now_s: float, request_id: int, outcome: str,
-                    tries_left: int | None) -> list[Effect]:
-        return self._dispatch("card_result", now_s, request_id=request_id,
-                              outcome=outcome, tries_left=tries_left)
+                    tries_left: int | None, identity: CardIdentity | None = None,
+                    valid_until: Any = None, resident_registry_aid: bytes | None = None) -> list[Effect]:
+        """A card answer; ``identify`` answers also bind the session to ``identity``."""
+        return self._dispatch("card_result", now_s, request_id=request_id, outcome=outcome,
+                              tries_left=tries_left, identity=identity, valid_until=valid_until,
+                              resident_registry_aid=resident_registry_aid)
 
     def card_removed(self, now_s: float) -> list[Effect]:
         return self._dispatch("card_removed", now_s)
@@ -228,6 +258,11 @@ class Session:
     def _on_begin(self, now_s: float, pin_type: PinType, action: str, operator: str | None) -> list[Effect]:
         if action not in ("verify", "change"):
             return [self._alert("bad_command", f"unknown action {action!r}")]
+        if action == "change" and PinType(pin_type) not in CHANGE_SUPPORTED:
+            # before anything is typed: no public reference shows this PIN can be changed
+            return [self._alert("change_not_supported",
+                                f"{PinType(pin_type).value}: 暗証番号の変更はこの端末ではできません "
+                                "(changing this PIN is not supported)")]
         fx: list[Effect] = []
         if self.state in (IDLE, ENDED):
             self._reset_session()
@@ -242,7 +277,8 @@ class Session:
             self.entry.wipe()
         self.entry = _Entry(PinType(pin_type), action, operator)
         self.last_activity_s = now_s
-        return fx + self._ask_card("tries_left", ())
+        # a new session identifies its card; a later entry of it stays on that card
+        return fx + self._ask_card("tries_left" if self.card_identity is not None else "identify", ())
 
     def _answered(self, now_s: float, request_id: int) -> _Entry | None:
         """The entry a card answer belongs to; None for a stale answer (an older request)."""
@@ -254,23 +290,36 @@ class Session:
         return e
 
     def _on_card_checked(self, now_s: float, request_id: int, outcome: str,
-                         tries_left: int | None) -> list[Effect]:
+                         tries_left: int | None, identity: CardIdentity | None = None,
+                         valid_until: Any = None, resident_registry_aid: bytes | None = None) -> list[Effect]:
         e = self._answered(now_s, request_id)
         if e is None:
             return []
-        if outcome == "card_removed":
-            return self._finish_entry("card_removed", None) + self._end("card_removed")
+        fx: list[Effect] = [self._alert(outcome, CARD_ALERTS[outcome])] if outcome in CARD_ALERTS else []
+        if outcome in ("card_removed", "card_changed"):
+            return fx + self._finish_entry("card_removed", None) + self._end("card_removed")
+        if identity is not None and self.card_identity is None:
+            self.card_identity = identity
+            identified = {"session": self.session_id, "reader": identity.reader}
+            if resident_registry_aid is not None:
+                identified["resident_registry_aid"] = resident_registry_aid.hex().upper()
+            fx.append(ToAudit("card.identified", identified))
         if outcome == "ok" and tries_left == 0:
             outcome = "locked"
         result = _OUTCOME_TO_RESULT.get(outcome, "error")
         e.fault = _OUTCOME_TO_FAULT.get(outcome)
         if result != "ok":
-            return self._finish_entry(result, tries_left)
+            return fx + self._finish_entry(result, tries_left)
+        started: dict[str, Any] = {"pin_type": e.pin_type.value, "action": e.action, "tries_left": tries_left}
+        if valid_until is not None:  # the only fact of the certificate that leaves the card path
+            started["cert_valid_until"] = valid_until.isoformat()
+        return fx + self._enter(e, tries_left, started)
+
+    def _enter(self, e: _Entry, tries_left: int | None, started: dict[str, Any]) -> list[Effect]:
+        """Show the keypad (or the last-try warning) for a counter the card just read."""
         e.tries_left = tries_left
-        fx: list[Effect] = [ToConsole("entry.started", {
-            "pin_type": e.pin_type.value, "action": e.action, "tries_left": tries_left})]
         self.state = WARNING if tries_left == 1 else ENTRY
-        return fx
+        return [ToConsole("entry.started", started)]
 
     def _on_key_warning(self, now_s: float, key_id: str) -> list[Effect]:
         self.last_activity_s = now_s
@@ -315,7 +364,7 @@ class Session:
             e.problem = problem
             return []
         if e.action == "verify":
-            return self._ask_card("verify", (e.pins["current"],))
+            return self._ask_card("verify", (e.pins["current"],), shown_tries=e.tries_left)
         if e.step == "current":
             e.step = "new"
             return []
@@ -327,21 +376,32 @@ class Session:
                 e.pins.pop(step).wipe()
             e.step, e.problem = "new", "mismatch"
             return []
-        return self._ask_card("change", (e.pins["current"], e.pins["new"]))
+        return self._ask_card("change", (e.pins["current"], e.pins["new"]), shown_tries=e.tries_left)
 
     def _on_card_verified(self, now_s: float, request_id: int, outcome: str,
-                          tries_left: int | None) -> list[Effect]:
+                          tries_left: int | None, **_identify: Any) -> list[Effect]:
         e = self._answered(now_s, request_id)
         if e is None:
             return []
         e.wipe()  # the card has answered: the PIN is needed no more
+        if outcome == "counter_changed" and not self.pending_end and tries_left:
+            # the card's count is not the one the citizen saw: nothing was sent; back to the
+            # citizen with the new count (and the last-try warning when it is 1)
+            e.step, e.problem = "current", None
+            return self._enter(e, tries_left, {"pin_type": e.pin_type.value, "action": e.action,
+                                               "tries_left": tries_left})
+        if outcome == "counter_changed":
+            outcome = "locked" if tries_left == 0 else "error"
+        if outcome == "card_removed":
+            self.removed_while_verifying = True  # the try may have been counted
+        alert = [self._alert(outcome, CARD_ALERTS[outcome])] if outcome in CARD_ALERTS else []
         if outcome == "wrong" and tries_left == 0:
             outcome = "locked"
         result = _OUTCOME_TO_RESULT.get(outcome, "error")
         e.fault = _OUTCOME_TO_FAULT.get(outcome)
         if result == "ok" and tries_left is None:
             tries_left = PIN_RULES[e.pin_type].max_tries
-        fx = self._finish_entry(result, tries_left)
+        fx = alert + self._finish_entry(result, tries_left)
         if result == "card_removed":
             return fx + self._end("card_removed")
         if self.pending_end:
@@ -409,13 +469,13 @@ class Session:
         return []
 
     # --------------------------------------------------------------- helpers
-    def _ask_card(self, op: str, pins: tuple[Pin, ...]) -> list[Effect]:
+    def _ask_card(self, op: str, pins: tuple[Pin, ...], shown_tries: int | None = None) -> list[Effect]:
         e = self.entry
         assert e is not None
         e.request_id = self._next_request
         self._next_request += 1
-        self.state = CARD_CHECK if op == "tries_left" else VERIFYING
-        return [CardOp(e.request_id, op, e.pin_type, pins)]
+        self.state = CARD_CHECK if op in ("identify", "tries_left") else VERIFYING
+        return [CardOp(e.request_id, op, e.pin_type, pins, self.card_identity, shown_tries)]
 
     def _finish_entry(self, result: str, tries_left: int | None) -> list[Effect]:
         """Report an entry's outcome; the session stays open on the result screen."""
@@ -439,7 +499,9 @@ class Session:
     def _end(self, reason: str) -> list[Effect]:
         wrong = bool(self.entry and self.entry.result in ("wrong", "locked"))
         sid = self.session_id
+        mid_verify = self.removed_while_verifying and reason == "card_removed"
         self._reset_session()
+        self.removed_while_verifying = mid_verify  # for the ended screen only
         self.state, self.ended_reason, self.ended_at_s = ENDED, reason, self.now_s
         return [
             ToAudit("session.end", {"session": sid, "reason": reason, "cleared": True}),
@@ -453,6 +515,8 @@ class Session:
             self.entry.wipe()
         self.entry = None
         self.session_id = None
+        self.card_identity = None
+        self.removed_while_verifying = False
         self.pending_end = None
         self.pressed_key = None
         self.ended_reason = None
@@ -497,6 +561,8 @@ class Session:
         if self.state == TECHNICIAN:
             return View("idle", lang=self.lang)  # the technician procedure draws its own view
         if self.state == ENDED:
+            if self.removed_while_verifying:  # a try may have been counted: say so, and to ask staff
+                return View("card_removed_verifying", lang=self.lang)
             return View(_ENDED_SCREEN.get(self.ended_reason or "logout", "session_ended"), lang=self.lang)
         e = self.entry
         assert e is not None

@@ -25,6 +25,7 @@ SCREENS = (
     "locked",            # PIN locked: what to do next
     "timed_out",         # inactivity ended the session
     "card_removed",      # card pulled during the session
+    "card_removed_verifying",  # card pulled while it checked a PIN: a try may have been counted
     "session_ended",     # 画面を終了しました: everything of the session is gone
     "calibration",       # technician calibration targets
     "drift_check",       # technician drift-check targets

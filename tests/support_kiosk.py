@@ -57,6 +57,7 @@ ended_screen_s = 1.0
 retransmit_s = 0.3
 heartbeat_s = 2.0
 reopen_max_s = 0.5
+key_file = "{key_file}"
 """
 #: The panel's raw range is 0..4095 on both axes; the installed matrix adds skew and an offset,
 #: so a finger that ignored calibration would land on the wrong keys.
@@ -66,12 +67,19 @@ SKEWED = Affine(800 / 4096 * 0.97, 0.01, 6.0, -0.008, 480 / 4096 * 1.02, -4.0)
 class KioskUnderTest:
     """``pin-kiosk run`` in a subprocess, its console (the test) and its finger."""
 
-    def __init__(self, tmp: Path, card: str = "pcsc", extra_config: str = "",
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(self, tmp: Path, card: str = "pcsc:Virtual PCD", extra_config: str = "",
+                 env: dict[str, str] | None = None, cwd: Path | None = None,
+                 preexec_fn=None, key: bytes | None = None) -> None:
+        """``key``: provision the terminal's console key (protocol 2) for the kiosk and the test console."""
         self.tmp = tmp
         self.state_dir = tmp / "state"
         self.config = tmp / "kiosk.toml"
-        self.config.write_text(CONFIG + extra_config)
+        self.key = key
+        self.key_file = tmp / "console.key"  # absent unless ``key``: a version-1 link
+        if key is not None:
+            self.key_file.write_text(key.hex() + "\n")
+            self.key_file.chmod(0o600)
+        self.config.write_text(CONFIG.format(key_file=self.key_file) + extra_config)
         self.cfg = load_config(self.config)
         axes = Axes(AxisRange(0, 4095), AxisRange(0, 4095))
         store.install(self.state_dir, SKEWED, {"technician": "e2e"}, axes=axes, screen=self.cfg.screen)
@@ -80,13 +88,14 @@ class KioskUnderTest:
         self.port_link = tmp / "kiosk-console"  # the udev symlink
         self.master, slave = open_pty()
         repoint(self.port_link, slave)
-        self.console = TestConsole(self.master, retransmit_s=0.3)
+        self.console = TestConsole(self.master, retransmit_s=0.3, key=key)
         self.stdout = open(tmp / "stdout", "wb")
         self.stderr = open(tmp / "stderr", "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kiosk", "run", "--config", str(self.config), "--touch", f"events:{self.fifo}",
              "--card", card, "--serial", str(self.port_link), "--state-dir", str(self.state_dir)],
-            cwd=ROOT, stdout=self.stdout, stderr=self.stderr, stdin=subprocess.DEVNULL,
+            cwd=cwd or ROOT, stdout=self.stdout, stderr=self.stderr, stdin=subprocess.DEVNULL,
+            preexec_fn=preexec_fn,
             env={**os.environ, "SDL_VIDEODRIVER": "dummy", **(env or {})})
         self.finger = Finger(str(self.fifo))  # blocks until the kiosk opened the FIFO
         self.transcript = bytearray()
@@ -169,7 +178,7 @@ class KioskUnderTest:
         for name, data in blobs.items():
             for secret in SECRETS:
                 assert secret.encode() not in data, f"{secret} in {name}"
-        assert pin_leaks(blobs["serial"]) == []
+        assert pin_leaks(blobs["serial"], self.key) == []
         # the 4-digit PIN as a token anywhere (not as chance digits inside hashes, ids and times)
         for name, data in blobs.items():
             if name != "serial":
@@ -177,12 +186,12 @@ class KioskUnderTest:
 
 
 @contextlib.contextmanager
-def kiosk_on_stack(stack, tmp: Path) -> "Iterator[KioskUnderTest]":
+def kiosk_on_stack(stack, tmp: Path, **options) -> "Iterator[KioskUnderTest]":
     """A fresh card (the shared PINs) and a kiosk over ``stack``; afterwards a clean exit and no PIN anywhere."""
     if stack.pcscd is None:
         stack.start_pcscd()
     stack.insert_card("--pins", PIN_ARG)
-    k = KioskUnderTest(tmp)
+    k = KioskUnderTest(tmp, **options)
     try:
         yield k
     finally:

@@ -118,6 +118,7 @@ class PcscStack:
         self.card_log.write_bytes(b"")
         self.pcscd: subprocess.Popen | None = None
         self.card: subprocess.Popen | None = None
+        self.second: subprocess.Popen | None = None
         self.env = {**os.environ, "PCSCLITE_CSOCK_NAME": str(SOCKET), "PYTHONPATH": str(ROOT)}
 
     @property
@@ -151,34 +152,49 @@ class PcscStack:
         self.pcscd = None
 
     # -- the virtual card --------------------------------------------------------
-    def insert_card(self, *args: str, wait: bool = True, slot: int = 0) -> None:
-        """Start ``pin-kiosk simcard`` on slot 0 with extra ``args`` (--pins, --tries, ...).
+    def insert_card(self, *args: str, wait: bool = True, slot: int = 0, second: bool = False) -> None:
+        """Start ``pin-kiosk simcard`` on ``slot`` with extra ``args`` (--pins, --tries, ...).
 
         Started as ``python -m kiosk.commands.simcard`` (the same command, without loading
         every other subcommand), so the stack does not depend on the rest of the tree.
+        ``second``: a second card beside the first (``self.second``), e.g. in slot 1.
         """
-        self.remove_card()
+        if second:
+            self._stop_process(self.second)
+        else:
+            self.remove_card()
         with open(self.card_log, "ab") as out:
-            self.card = subprocess.Popen(
+            process = subprocess.Popen(
                 [sys.executable, "-m", "kiosk.commands.simcard", "--vpcd", f"127.0.0.1:{self.port + slot}", *args],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env, cwd=ROOT)
+        if second:
+            self.second = process
+        else:
+            self.card = process
         if wait:
             reader = (READER_0, READER_1)[slot]
-            wait_for(lambda: card_present(reader) or self.card.poll() is not None, 10.0, "card in reader")
-            if self.card.poll() is not None:
+            wait_for(lambda: card_present(reader) or process.poll() is not None, 10.0, "card in reader")
+            if process.poll() is not None:
                 raise RuntimeError(f"simcard exited: {self.card_log.read_text(errors='replace')[-500:]}")
 
-    def remove_card(self, wait: bool = True) -> None:
-        if self.card is not None and self.card.poll() is None:
-            self.card.send_signal(signal.SIGTERM)
+    @staticmethod
+    def _stop_process(process: subprocess.Popen | None) -> None:
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
             try:
-                self.card.wait(5)
+                process.wait(5)
             except subprocess.TimeoutExpired:
-                self.card.kill()
-                self.card.wait()
-            if wait and self.pcscd is not None:
-                wait_for(lambda: not card_present(READER_0) and not card_present(READER_1), 5.0, "card removal")
-        self.card = None
+                process.kill()
+                process.wait()
+
+    def remove_card(self, wait: bool = True) -> None:
+        """Pull every card (the first and a second one) and wait until pcscd saw them go."""
+        running = [p for p in (self.card, self.second) if p is not None and p.poll() is None]
+        for process in running:
+            self._stop_process(process)
+        if running and wait and self.pcscd is not None:
+            wait_for(lambda: not card_present(READER_0) and not card_present(READER_1), 5.0, "card removal")
+        self.card = self.second = None
 
     def kill_card(self) -> None:
         """Pull the card at once (SIGKILL: no goodbye on the socket)."""

@@ -44,7 +44,7 @@ KNOWN_SIGNATURE_PIN = "K7QX2P9M"  # cannot occur by chance: letters outside hex,
 _NUMERIC_ENVELOPE = ("boot", "seq", "ts", "ack", "ack_boot")
 
 
-def pin_leaks(transcript: bytes) -> list[str]:
+def pin_leaks(transcript: bytes, key: bytes | None = None) -> list[str]:
     """Every place in a link transcript where a known PIN shows up.
 
     The signature PIN is searched in the raw bytes.  The 4-digit PIN is
@@ -58,14 +58,14 @@ def pin_leaks(transcript: bytes) -> list[str]:
         leaks.append("signature PIN in raw bytes")
     for line in transcript.split(b"\n"):
         try:
-            frame = frames.decode_line(line)
+            frame = frames.decode_line(line, key)
         except frames.FrameError:
             if pin_in_logs(KNOWN_PIN, line):
                 leaks.append(f"PIN in a non-frame line {line[:60]!r}")
             continue
-        for key, value in frame.items():
-            if key not in _NUMERIC_ENVELOPE and pin_in_logs(KNOWN_PIN, str(value).encode()):
-                leaks.append(f"PIN in field {key} of {frame['type']}")
+        for name, value in frame.items():
+            if name not in _NUMERIC_ENVELOPE and pin_in_logs(KNOWN_PIN, str(value).encode()):
+                leaks.append(f"PIN in field {name} of {frame['type']}")
     return leaks
 
 
@@ -178,11 +178,12 @@ class TestConsole:
 
     __test__ = False  # not a pytest class
 
-    def __init__(self, master_fd: int, retransmit_s: float = 0.2, ack: bool = True) -> None:
+    def __init__(self, master_fd: int, retransmit_s: float = 0.2, ack: bool = True,
+                 key: bytes | None = None, boot: str = "7e57c0de") -> None:
         self.fd = master_fd
-        self.link = Link(Role.CONSOLE, "7e57c0de", retransmit_s=retransmit_s, window=COMMAND_WINDOW_FRAMES)
+        self.link = Link(Role.CONSOLE, boot, retransmit_s=retransmit_s, window=COMMAND_WINDOW_FRAMES, key=key)
         self.link.opened(time.monotonic())
-        self.decoder = frames.FrameDecoder()
+        self.decoder = frames.FrameDecoder(key)
         self.ack = ack  # False: a console that reads but never answers
         self.received: list[dict[str, Any]] = []  # new frames, in order
         self.raw = bytearray()  # every byte the kiosk wrote

@@ -18,7 +18,8 @@ from drivers.card import CardWorker
 from drivers.card.pcsc import PcscBackend
 from kiosk.jpki import CardResult
 from kiosk.pin import Pin, PinType
-from support_pcsc import READER_0, READER_1, ROOT, pin_in_logs, running_stack
+from kiosk.jpki import RESIDENT_REGISTRY_AID_CANDIDATES
+from support_pcsc import READER_0, READER_1, ROOT, card_present, pin_in_logs, running_stack, wait_for
 
 UA, SIG, RR, CI = PinType.USER_AUTH, PinType.SIGNATURE, PinType.RESIDENT_REGISTRY, PinType.CARD_INFO_INPUT
 # distinctive PINs, so a trace of them in a log cannot be a coincidence
@@ -236,10 +237,22 @@ def test_card_status_cli(card):
     card.insert_card("--pins", PIN_ARG, "--tries", "signature=2,resident_registry=0")
     r = run_cli(card, "card", "status", "--card", "pcsc", "--json")
     assert r.returncode == 0, r.stderr
+    first, other = (a.hex().upper() for a in RESIDENT_REGISTRY_AID_CANDIDATES)
     assert json.loads(r.stdout) == {
-        "reader": READER_0, "card": "present", "state": "ok",
+        "reader": READER_0, "readers": [READER_0, READER_1], "card": "present", "state": "ok",
+        "token": "mynumber_card", "cert_valid_until": "2030-03-31",
+        "resident_registry_aid": first, "resident_registry_candidates": {first: "63Cx", other: "no"},
         "pins": {"user_auth": {"tries_left": 3}, "signature": {"tries_left": 2},
                  "resident_registry": {"tries_left": 0}, "card_info_input": {"tries_left": 3}}}
+    card.insert_card("--pins", PIN_ARG, "--resident-registry-aid", other, "--kind", "mynumber_card")
+    r = run_cli(card, "card", "status", "--card", "pcsc")
+    assert r.returncode == 0, r.stderr
+    assert f"resident_registry applet: {other}  ({first}: no, {other}: 63Cx)" in r.stdout
+    assert "valid until: 2030-03-31" in r.stdout
+    card.insert_card("--pins", PIN_ARG, "--kind", "juki_card")
+    r = run_cli(card, "card", "status", "--card", "pcsc", "--json")
+    assert r.returncode == 1 and json.loads(r.stdout)["state"] == "juki_card"
+    assert "old 住基カード" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     r = run_cli(card, "card", "status", "--card", "pcsc:Nonexistent", "--json")
     assert r.returncode == 1 and json.loads(r.stdout)["reader"] is None
     assert "no card reader found" in r.stderr and len(r.stderr.strip().splitlines()) == 1
@@ -254,8 +267,9 @@ def test_card_status_cli_without_pcscd(stack):
     stack.stop()
     r = run_cli(stack, "card", "status", "--card", "pcsc", "--json")
     assert r.returncode == 1
-    assert json.loads(r.stdout) == {"reader": None, "card": "unknown", "state": "no_pcscd",
-                                    "pins": {str(t): {"tries_left": None} for t in PinType}}
+    report = json.loads(r.stdout)
+    assert (report["reader"], report["card"], report["state"]) == (None, "unknown", "no_pcscd")
+    assert report["pins"] == {str(t): {"tries_left": None} for t in PinType}
     assert r.stderr.strip() == "pin-kiosk card: pcscd is not running (start it: systemctl start pcscd)"
 
 
@@ -278,17 +292,75 @@ def test_pcscd_absent_is_reported_at_once_and_waiting_for_it_costs_no_cpu(stack)
         worker.close()
 
 
-def test_opensc_recognises_the_virtual_card_as_jpki(card):
-    card.insert_card("--pins", PIN_ARG, "--tries", "user_auth=2,signature=4")
+@pytest.mark.parametrize("tries", [(2, 4), (0, 5), (3, 0), (0, 0), (1, 1)])
+def test_opensc_agrees_with_card_status_on_every_counter(card, tries):
+    """pkcs15-tool --list-pins and pin-kiosk card status read the same counters, blocked ones too."""
+    ua, sig = tries
+    card.insert_card("--pins", PIN_ARG, "--tries", f"user_auth={ua},signature={sig}")
     name = subprocess.run(["opensc-tool", "--name"], env=card.env, capture_output=True, text=True, timeout=30)
     assert name.stdout.strip() == "jpki"
     r = subprocess.run(["pkcs15-tool", "--list-pins"], env=card.env, capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0, r.stderr + r.stdout  # a blocked PIN must not make the binding fail
     blocks = {b.splitlines()[0]: b for b in r.stdout.strip().split("\n\n")}
-    assert "Tries left     : 2" in blocks["PIN [User Authentication PIN]"]
-    assert "Tries left     : 4" in blocks["PIN [Digital Signature PIN]"]
-    # reading the counters spent nothing: our driver sees the same
-    assert PcscBackend().tries_left(SIG) == CardResult("ok", 4)
+    assert f"Tries left     : {ua}" in blocks["PIN [User Authentication PIN]"]
+    assert f"Tries left     : {sig}" in blocks["PIN [Digital Signature PIN]"]
+    ours = run_cli(card, "card", "status", "--card", "pcsc", "--json")
+    pins = json.loads(ours.stdout)["pins"]
+    assert (pins["user_auth"]["tries_left"], pins["signature"]["tries_left"]) == (ua, sig)
+    assert PcscBackend().tries_left(SIG) == CardResult("locked" if sig == 0 else "ok", sig)  # spent nothing
+
+
+def test_two_readers_holding_cards_is_two_cards_never_a_guess(card):
+    card.insert_card("--pins", PIN_ARG, "--tries", "user_auth=1", slot=1, second=True)
+    b = PcscBackend()
+    assert b.identify(UA) == CardResult("two_cards")
+    assert b.status().outcome == "two_cards"
+    card._stop_process(card.second)
+    wait_for(lambda: not card_present(READER_1), 5.0, "second card gone")
+    assert b.identify(UA).ok
+
+
+def test_the_second_slots_card_never_gets_the_pin(card):
+    """The issue's measurement: the citizen's card in slot 0, another card put into slot 1."""
+    b = PcscBackend()
+    citizen = b.identify(UA)
+    assert (citizen.outcome, citizen.tries_left, citizen.identity.reader) == ("ok", 3, READER_0)
+    card.insert_card("--pins", PIN_ARG, slot=1, second=True)
+    assert b.verify(UA, pin(UA, good=False), citizen.identity, 3) == CardResult("wrong", 2)
+    other = PcscBackend(READER_1)
+    assert other.tries_left(UA) == CardResult("ok", 3)  # the second card's counter did not move
+    assert b.tries_left(UA, citizen.identity) == CardResult("ok", 2)
+
+
+def test_a_fast_swap_is_card_changed_and_the_new_card_gets_nothing(card):
+    b = PcscBackend()
+    citizen = b.identify(UA)
+    card.kill_card()
+    card.insert_card("--pins", PIN_ARG, "--tries", "user_auth=2")  # another card, same reader
+    # pcscd may still be catching up with the swap (card_removed); once it has, the card
+    # answers and is not the session's (card_changed).  Neither gets the PIN.
+    seen, deadline = [], time.monotonic() + 5.0
+    while not seen or seen[-1] in ("card_removed", "no_card") and time.monotonic() < deadline:
+        seen.append(b.verify(UA, pin(UA, good=False), citizen.identity, 3).outcome)
+        time.sleep(0.05)
+    assert set(seen) <= {"card_removed", "no_card", "card_changed"} and seen[-1] == "card_changed", seen
+    assert PcscBackend().tries_left(UA) == CardResult("ok", 2)  # the new card's counter did not move
+
+
+def test_a_counter_changed_between_display_and_verify_is_caught(card):
+    b = PcscBackend()
+    citizen = b.identify(UA)
+    assert b.verify(UA, pin(UA, good=False)) == CardResult("wrong", 2)  # another program spent one
+    assert b.verify(UA, pin(UA), citizen.identity, shown_tries=3) == CardResult("counter_changed", 2)
+    assert b.tries_left(UA, citizen.identity) == CardResult("ok", 2)  # the PIN was not sent
+
+
+@pytest.mark.parametrize("aid", RESIDENT_REGISTRY_AID_CANDIDATES, ids=lambda a: a.hex()[-4:])
+def test_resident_registry_found_at_either_aid(card, aid):
+    card.insert_card("--pins", PIN_ARG, "--resident-registry-aid", aid.hex(), "--tries", "resident_registry=2")
+    r = PcscBackend().identify(RR)
+    assert (r.outcome, r.tries_left, r.resident_registry_aid) == ("ok", 2, aid)
+    assert PcscBackend().verify(RR, pin(RR), r.identity, 2) == CardResult("ok", 3)
 
 
 def test_no_pin_reached_pcscd_or_the_card_output(stack):

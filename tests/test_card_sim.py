@@ -39,20 +39,43 @@ def test_model_counter_wrong_last_try_blocked():
     assert sw(card, jpki.verify(b"0000")) == 0x63C2
     assert sw(card, jpki.verify(b"0000")) == 0x63C1
     assert sw(card, jpki.verify(b"0000")) == 0x63C0  # the last try
-    assert sw(card, jpki.VERIFY_COUNTER) == 0x6984
-    assert sw(card, jpki.verify(b"1234")) == 0x6984  # blocked: even the right PIN
+    assert sw(card, jpki.VERIFY_COUNTER) == 0x63C0  # blocked: 63C0, as OpenSC and jpki/myna read it
+    assert sw(card, jpki.verify(b"1234")) == 0x63C0  # blocked: even the right PIN
 
 
 def test_model_good_pin_resets_counter_and_verified_state_until_power_down():
     card = selected(VirtualCard.with_pins(PINS, {SIG: 2}), SIG)
     assert sw(card, jpki.VERIFY_COUNTER) == 0x63C2
     assert sw(card, jpki.verify(b"ABC123")) == 0x9000
-    assert sw(card, jpki.VERIFY_COUNTER) == 0x9000  # verified in this card session
+    assert sw(card, jpki.VERIFY_COUNTER) == 0x63C5  # the real card answers 63Cx even when verified
+    assert sw(card, jpki.change_reference_data(b"NEW123")) == 0x9000  # but it is verified
     card.reset()
     selected(card, SIG)
     assert sw(card, jpki.VERIFY_COUNTER) == 0x63C5
-    assert sw(card, jpki.change_reference_data(b"NEW123")) == 0x6982  # not verified after reset
+    assert sw(card, jpki.change_reference_data(b"NEW124")) == 0x6982  # not verified after reset
 
+
+@pytest.mark.parametrize("drops", [True, False])
+def test_model_reselect_choice(drops):
+    """What a re-SELECT does to a verified PIN is a choice of the model; both are tested."""
+    card = selected(VirtualCard.with_pins(PINS, reselect_drops_verified=drops), SIG)
+    assert sw(card, jpki.verify(b"ABC123")) == 0x9000
+    selected(card, SIG)
+    assert sw(card, jpki.change_reference_data(b"NEW123")) == (0x6982 if drops else 0x9000)
+
+
+def test_model_files_token_and_certificate():
+    card = VirtualCard.with_pins(PINS, serial=b"\x07")
+    assert sw(card, jpki.select_applet(jpki.AID_JPKI)) == 0x9000
+    assert sw(card, b"\x00\xb0\x00\x00\x10") == 0x6986  # no EF selected
+    assert sw(card, jpki.select_ef(jpki.EF_TOKEN)) == 0x9000
+    r = card.process(jpki.read_binary(0, 0x20))
+    assert r[:-2].rstrip(b"\x00") == b"JPKIAPICCTOKEN2" and r[-2:] == b"\x90\x00"
+    assert sw(card, jpki.select_ef(jpki.EF_AUTH_CERT)) == 0x9000
+    assert card.process(jpki.read_binary(0, 4))[:-2] == card.cert[:4]
+    assert card.process(jpki.read_binary(4, 255))[:-2] == card.cert[4:259]
+    assert VirtualCard.with_pins(PINS).cert != VirtualCard.with_pins(PINS).cert  # two cards, two certs
+    assert VirtualCard.with_pins(PINS, kind="juki_card").token == "JPKIAPICCTOKEN"
 
 def test_model_change_after_verify_only_where_allowed():
     card = selected(VirtualCard.with_pins(PINS), CI)
@@ -63,9 +86,10 @@ def test_model_change_after_verify_only_where_allowed():
     card.power_off()
     selected(card, CI)
     assert sw(card, jpki.verify(b"2468")) == 0x9000
+    card.power_off()
     selected(card, RR)
     assert sw(card, jpki.verify(b"5555")) == 0x9000
-    assert sw(card, jpki.change_reference_data(b"1111")) == 0x6985  # not through this applet
+    assert sw(card, jpki.change_reference_data(b"1111")) == 0x6985  # no public tool changes it
 
 
 def test_model_selection_rules():
@@ -76,7 +100,7 @@ def test_model_selection_rules():
     assert sw(card, jpki.select_ef(b"\x00\x11")) == 0x6A82  # 券面 PIN is not in the JPKI applet
     assert sw(card, jpki.VERIFY_COUNTER) == 0x6985  # no PIN file selected
     assert sw(card, b"\x80\x20\x00\x80") == 0x6E00
-    assert sw(card, b"\x00\xb0\x00\x00\x00") == 0x6D00
+    assert sw(card, b"\x00\xca\x00\x00\x00") == 0x6D00  # GET DATA: not modelled
 
 
 def test_pin_and_tries_lists():
@@ -234,5 +258,9 @@ def test_status_report_names_the_reason():
     b = SimBackend(VirtualCard.with_pins(PINS, {SIG: 0}))
     assert status_report(b)["pins"]["signature"] == {"tries_left": 0}
     b.remove()
-    assert status_report(b) == {"reader": SIM_READER, "card": "absent", "state": "no_card",
-                                "pins": {str(t): {"tries_left": None} for t in PinType}}
+    report = status_report(b)
+    assert (report["reader"], report["card"], report["state"]) == (SIM_READER, "absent", "no_card")
+    assert report["pins"] == {str(t): {"tries_left": None} for t in PinType}
+    for kind, words in (("juki_card", "住基カード"), ("smartphone", "smartphone")):
+        report = status_report(SimBackend(VirtualCard.with_pins(PINS, kind=kind)))
+        assert report["state"] == kind and words in MESSAGES[kind]

@@ -69,3 +69,17 @@ def test_pcscd_stops_and_returns_under_a_running_kiosk(kiosk, stack):
     kiosk.type(PINS[UA])
     kiosk.press("enter")
     assert kiosk.wait_frame("pin.result", count=2)["result"] == "ok"
+
+
+def test_touches_off_the_panels_declared_axes_are_one_alert_and_no_key(kiosk):
+    kiosk.say("begin", pin_type="user_auth", action="verify")
+    kiosk.wait_frame("entry.started")
+    kiosk.finger.tap(-500, -500)      # a panel reporting positions outside its absinfo range
+    alert = kiosk.wait_frame("alert", code="touch_axis_mismatch")
+    assert "outside" in alert["message"]
+    kiosk.finger.tap(-600, -600)      # the same fault again: no second alert
+    kiosk.type(PINS[UA])              # in-range touches still type
+    kiosk.press("enter")
+    assert kiosk.wait_frame("pin.result")["result"] == "ok"
+    assert len([f for f in kiosk.console.received
+                if f["type"] == "alert" and f.get("code") == "touch_axis_mismatch"]) == 1

@@ -109,7 +109,7 @@ def test_standalone_calibrate_on_the_terminal(tmp_path):
     from kiosk.config import load_config
 
     config = tmp_path / "kiosk.toml"
-    config.write_text(CONFIG)
+    config.write_text(CONFIG.format(key_file=tmp_path / "no-console.key"))
     cfg = load_config(config)
     fifo = tmp_path / "touch.fifo"
     os.mkfifo(fifo)

@@ -1,4 +1,6 @@
 """docs/protocol.md is the spec a console author works from: its examples and tables must be true."""
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -6,15 +8,41 @@ import time
 import zlib
 from pathlib import Path
 
+import pytest
+
 from kiosk import frames
 from kiosk.protocol import COMMANDS, KIOSK_FRAMES, Role, filter_fields, validate_command
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
 
 
+#: The document's test key (bytes 0..31).
+TEST_KEY = bytes(range(32))
+
+
 def example_lines():
     text = DOC.read_text(encoding="utf-8")
     return [ln for ln in text.splitlines() if re.fullmatch(r"\{.*\}\*[0-9A-F]{8}", ln)]
+
+
+def mac_example_lines():
+    text = DOC.read_text(encoding="utf-8")
+    return [ln for ln in text.splitlines() if re.fullmatch(r"\{.*\}\*[0-9A-F]{8}:[0-9a-f]{32}", ln)]
+
+
+def test_every_version_2_example_verifies_under_the_documented_test_key():
+    text = DOC.read_text(encoding="utf-8")
+    assert TEST_KEY.hex() in text
+    lines = mac_example_lines()
+    assert len(lines) >= 4
+    for ln in lines:
+        frame = frames.decode_line(ln.encode("ascii"), TEST_KEY)
+        assert frame["v"] == 2 and frames.encode(frame, TEST_KEY).decode()[:-1] == ln
+        with pytest.raises(frames.FrameError):
+            frames.decode_line(ln.encode("ascii"), bytes(32))
+    begin = next(ln for ln in lines if '"type":"begin"' in ln)
+    full = hmac.new(TEST_KEY, begin.rpartition("*")[0].encode(), hashlib.sha256).hexdigest()
+    assert f"`{full}`" in text and begin.endswith(full[:32])
 
 
 def test_every_example_line_decodes_with_its_crc():
@@ -51,18 +79,28 @@ def test_every_type_and_field_of_the_schemas_is_documented():
 
 
 class DocOnlyConsole:
-    """A console written from docs/protocol.md alone: json + zlib, nothing from kiosk.frames/protocol."""
+    """A console written from docs/protocol.md alone: json, zlib, hmac; nothing from kiosk.frames/protocol.
 
-    def __init__(self, fd):
+    With ``key``, version 2 (section 2a): MACs on every line, ``to`` on every frame.
+    """
+
+    def __init__(self, fd, key=None):
         self.fd, self.buf, self.seen, self.shown = fd, b"", set(), []
         self.boot, self.next_seq, self.unacked = "doc-console", 1, {}
+        self.key, self.v, self.kiosk_boot = key, 2 if key else 1, ""
+
+    def _mac(self, body):
+        return hmac.new(self.key, body, hashlib.sha256).hexdigest()[:32].encode()
 
     def _write(self, obj):
+        if self.key:
+            obj = {**obj, "to": self.kiosk_boot}
         body = json.dumps(obj, ensure_ascii=True, separators=(",", ":")).encode()
-        os.write(self.fd, body + b"*" + b"%08X" % zlib.crc32(body) + b"\n")
+        tail = b":" + self._mac(body) if self.key else b""
+        os.write(self.fd, body + b"*" + b"%08X" % zlib.crc32(body) + tail + b"\n")
 
     def command(self, type_, **fields):
-        frame = {"v": 1, "type": type_, "seq": self.next_seq, "boot": self.boot, **fields}
+        frame = {"v": self.v, "type": type_, "seq": self.next_seq, "boot": self.boot, **fields}
         self.next_seq += 1
         self.unacked[frame["seq"]] = (frame, time.monotonic())
         self._write(frame)
@@ -75,17 +113,24 @@ class DocOnlyConsole:
         *lines, self.buf = self.buf.split(b"\n")
         for line in lines:
             line = line[:-1] if line.endswith(b"\r") else line
-            if not line or len(line) > 4105:
+            if not line or len(line) > 4138:
                 continue
             body, star, crc = line.rpartition(b"*")
+            crc, colon, mac = crc.partition(b":")
             if not star or len(crc) != 8 or b"%08X" % zlib.crc32(body) != crc.upper():
                 continue
+            if self.key and not (colon and hmac.compare_digest(mac, self._mac(body))):
+                continue
             frame = json.loads(body)
+            if frame.get("v") != self.v:
+                continue
+            if frame["type"] in ("hello", "status"):
+                self.kiosk_boot = frame["boot"]
             if frame["type"] == "ack":
                 if frame["ack_boot"] == self.boot:
                     self.unacked.pop(frame["ack"], None)
                 continue
-            self._write({"v": 1, "type": "ack", "seq": 0, "boot": self.boot,
+            self._write({"v": self.v, "type": "ack", "seq": 0, "boot": self.boot,
                          "ack": frame["seq"], "ack_boot": frame["boot"]})
             if (frame["boot"], frame["seq"]) not in self.seen:
                 self.seen.add((frame["boot"], frame["seq"]))
@@ -96,16 +141,23 @@ class DocOnlyConsole:
                 self._write(frame)
 
 
-def test_a_console_written_from_the_document_alone_drives_the_kiosk(tmp_path):
+@pytest.mark.parametrize("key", [None, TEST_KEY], ids=["version-1", "version-2"])
+def test_a_console_written_from_the_document_alone_drives_the_kiosk(tmp_path, key):
     from kiosk.config import config_from_dict
     from kiosk.console_link import ConsoleLink
     from support_pty import open_pty, repoint
 
     master, name = open_pty()
     repoint(tmp_path / "port", name)
-    cfg = config_from_dict({"console": {"port": str(tmp_path / "port"), "retransmit_s": 0.2}})
+    key_file = tmp_path / "console.key"
+    if key:
+        key_file.write_text(key.hex() + "\n")
+        key_file.chmod(0o600)
+    cfg = config_from_dict({"console": {"port": str(tmp_path / "port"), "retransmit_s": 0.2,
+                                        "key_file": str(key_file)}})
     kiosk = ConsoleLink(cfg, tmp_path / "state")
-    doc = DocOnlyConsole(master)
+    assert kiosk.authenticated is bool(key)
+    doc = DocOnlyConsole(master, key)
     commands = []
 
     def run(seconds):

@@ -37,3 +37,19 @@ def test_state_dir_held_by_another_kiosk(tmp_path):
     assert r.returncode == 1
     (line,) = errors(r)
     assert "another kiosk is running" in line
+
+
+def test_a_pcsc_source_without_a_reader_pattern_is_refused(tmp_path):
+    """Any reader would do: the PIN could reach a card in another reader.  One line, exit 2."""
+    config = tmp_path / "k.toml"
+    config.write_text('[card]\nsource = "pcsc"\nreader_pattern = ""\n')
+    r = run(tmp_path, "--config", str(config), "--card", "pcsc")
+    assert r.returncode == 2
+    (line,) = errors(r)
+    assert f"{config}: card.reader_pattern: empty" in line and "Traceback" not in r.stderr
+
+
+def test_the_shipped_production_config_names_its_reader():
+    from kiosk.config import load_config
+
+    assert load_config(ROOT / "config" / "kiosk.toml").card.reader_pattern

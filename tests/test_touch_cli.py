@@ -47,7 +47,7 @@ def test_taps_of_a_raw_capture_fed_through_a_fifo(tmp_path):
     e = Events(5.0)
     for i in range(3):
         t = 5.0 + i * 0.3
-        e.at(t).slot(0, i + 1, 1000 + i, 2000).key(codes.BTN_TOUCH, 1).syn()
+        e.at(t).slot(0, i + 1, 100 + i, 200).key(codes.BTN_TOUCH, 1).syn()
         e.at(t + 0.05).slot(0, -1).key(codes.BTN_TOUCH, 0).syn()
     e.at(6.0).slot(0, 9, 50, 50).key(codes.BTN_TOUCH, 1).syn()     # the writer stops mid-touch
     data = encode_events(e.events)

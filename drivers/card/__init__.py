@@ -10,12 +10,25 @@ from __future__ import annotations
 from drivers.card.base import PRESENCE_KINDS, CardBackend, Presence, ReaderStatus
 from drivers.card.worker import CardEvent, CardWorker
 from kiosk.config import CardConfig
-from kiosk.jpki import CardResult
+from kiosk import jpki
+from kiosk.jpki import CardIdentity, CardResult
 
-__all__ = ["open_card", "CardBackend", "CardEvent", "CardResult", "CardWorker", "Presence",
+__all__ = ["open_card", "CardBackend", "CardEvent", "CardIdentity", "CardResult", "CardWorker", "Presence",
            "ReaderStatus", "PRESENCE_KINDS", "SCHEMES"]
 
 SCHEMES = ("pcsc", "pcsc:PATTERN", "sim")
+
+
+def reader_pattern_problem(spec: str, cfg: CardConfig) -> str | None:
+    """Why ``pin-kiosk run`` must not start with this card source, or None.
+
+    A terminal bound to "any reader" would take a card from any reader plugged in,
+    and a dual-interface reader is two readers: a pcsc source must name its reader.
+    """
+    scheme, _, rest = spec.partition(":")
+    if scheme == "pcsc" and not rest and not cfg.reader_pattern:
+        return "empty: it would match every reader; set the terminal's reader name (pin-kiosk card status lists them)"
+    return None
 
 
 def open_card(spec: str, cfg: CardConfig) -> CardBackend:
@@ -25,13 +38,14 @@ def open_card(spec: str, cfg: CardConfig) -> CardBackend:
     ``sim`` is the virtual card in-process with ``cfg.sim_pins``.
     """
     scheme, _, rest = spec.partition(":")
+    rr_aid = jpki.parse_aid(cfg.resident_registry_aid) if cfg.resident_registry_aid else None
     if scheme == "pcsc":
         from drivers.card.pcsc import PcscBackend  # imports pyscard only when asked for
 
-        return PcscBackend(rest if rest else cfg.reader_pattern)
+        return PcscBackend(rest if rest else cfg.reader_pattern, resident_registry_aid=rr_aid)
     if scheme == "sim" and not rest:
         from drivers.card.sim import SimBackend
         from drivers.card.virtual import VirtualCard, parse_pins
 
-        return SimBackend(VirtualCard.with_pins(parse_pins(cfg.sim_pins)))
+        return SimBackend(VirtualCard.with_pins(parse_pins(cfg.sim_pins)), resident_registry_aid=rr_aid)
     raise ValueError(f"unknown card spec {spec!r} (expected one of: {', '.join(SCHEMES)})")

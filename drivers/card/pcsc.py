@@ -7,8 +7,9 @@ call answers ``no_pcscd`` and the next call tries again, so a restarted
 pcscd is picked up without restarting the kiosk.  Readers are those whose
 name contains the pattern (case-insensitive; empty = any).
 
-Each operation connects exclusively (no other program can slip a command in
-between our VERIFY and CHANGE; while another program holds the card the
+Each operation connects exclusively and inside one ``SCardBeginTransaction``
+(no other program can slip a command in between the identity check, the
+counter read, VERIFY and CHANGE; while another program holds the card the
 connect is retried for about half a second), and disconnects with
 ``SCARD_RESET_CARD``: the verified state never outlives the operation.
 
@@ -18,8 +19,11 @@ card changes; the call blocks (no CPU) up to ``timeout_s`` and another
 thread ends it early with ``SCardCancel`` (``cancel()``).  Only while pcscd
 is down do we retry on a timer.
 
-The reader used is the first one matching the pattern that holds a card,
-else the first one matching (a dual-interface reader shows as two readers).
+The reader: a session's operations name the reader its card was found in
+(``open_link(reader)``) and reach no other.  Unbound (``begin``, ``card
+status``), it is the one reader matching the pattern that holds a card; two
+such readers (a dual-interface reader shows as two) are ``two_cards``, for
+the clerk to sort out, never a guess.
 
 pyscard wants command APDUs as a list of ints; the list built for a command
 carrying a PIN is zeroed right after the transmit.  pcscd itself is never
@@ -90,6 +94,10 @@ class _PcscLink(Link):
             if outcome == "no_pcscd":
                 backend._drop_context()
             raise CardFault(outcome, scard.SCardGetErrorMessage(rc))
+        rc = scard.SCardBeginTransaction(self._card)
+        if _code(rc) != S_OK:
+            scard.SCardDisconnect(self._card, scard.SCARD_RESET_CARD)
+            raise CardFault(_outcome_of(rc, "card_removed"), scard.SCardGetErrorMessage(rc))
 
     def transmit(self, apdu: bytes | bytearray) -> tuple[bytes, int]:
         command = list(apdu)
@@ -120,17 +128,20 @@ class _PcscLink(Link):
         return "error"
 
     def close(self) -> None:
+        scard.SCardEndTransaction(self._card, scard.SCARD_LEAVE_CARD)
         scard.SCardDisconnect(self._card, scard.SCARD_RESET_CARD)
 
 
 class PcscBackend(CardBackend):
-    """Cards in the first pcscd reader whose name contains ``pattern``."""
+    """Cards in the pcscd readers whose name contains ``pattern``."""
 
     name = "pcsc"
 
     def __init__(self, pattern: str = "", retry_s: float = 0.5,
-                 busy_retries: int = 5, busy_wait_s: float = 0.1) -> None:
+                 busy_retries: int = 5, busy_wait_s: float = 0.1,
+                 resident_registry_aid: bytes | None = None) -> None:
         self.pattern = pattern
+        self.resident_registry_aid = resident_registry_aid
         self.retry_s = retry_s  # how often to look for pcscd while it is down
         #: an exclusive connect refused because another program holds the card is retried
         #: this often, this far apart, before the operation answers "error"
@@ -169,9 +180,8 @@ class PcscBackend(CardBackend):
             return []
         return [r for r in readers if reader_matches(r, self.pattern)]
 
-    def _reader(self, context: int) -> tuple[str, bool]:
-        """The reader to use and whether a card is in it: the first matching reader holding
-        a card, else the first matching one (a dual-interface reader shows up as two)."""
+    def _holding(self, context: int) -> tuple[list[str], list[str]]:
+        """``(matching readers, those of them holding a card)``."""
         readers = self._readers(context)
         if not readers:
             raise CardFault("no_reader", f"no reader matching {self.pattern!r}")
@@ -179,23 +189,32 @@ class PcscBackend(CardBackend):
         if _code(rc) in E_NO_SERVICE:
             self._drop_context()
             raise CardFault("no_pcscd", scard.SCardGetErrorMessage(rc))
-        if _code(rc) == S_OK:
-            for name, state, _atr in states:
-                if state & STATE_PRESENT:
-                    return name, True
-        return readers[0], False
+        if _code(rc) != S_OK:
+            return readers, []
+        return readers, [name for name, state, _atr in states if state & STATE_PRESENT]
 
     # -- CardBackend ---------------------------------------------------------
-    def open_link(self) -> Link:
+    def open_link(self, reader: str | None = None) -> Link:
         context = self._get_context()
-        return _PcscLink(self, context, self._reader(context)[0])
+        if reader is None:
+            _readers, holding = self._holding(context)
+            if not holding:
+                raise CardFault("no_card")
+            if len(holding) > 1:
+                raise CardFault("two_cards", f"{len(holding)} readers hold a card")
+            reader = holding[0]
+        return _PcscLink(self, context, reader)
 
     def status(self) -> ReaderStatus:
         try:
-            reader, present = self._reader(self._get_context())
+            readers, holding = self._holding(self._get_context())
         except CardFault as fault:
             return ReaderStatus(None, "unknown", fault.outcome)
-        return ReaderStatus(reader, "present" if present else "absent", "ok" if present else "no_card")
+        if len(holding) > 1:
+            return ReaderStatus(None, "present", "two_cards", tuple(readers))
+        if holding:
+            return ReaderStatus(holding[0], "present", "ok", tuple(readers))
+        return ReaderStatus(readers[0], "absent", "no_card", tuple(readers))
 
     def cancel(self) -> None:
         # the flag catches a cancel that comes before the wait starts; SCardCancel one during it

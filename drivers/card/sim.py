@@ -16,19 +16,22 @@ SIM_READER = "Simulated reader"
 
 
 class _SimLink(Link):
+    reader = SIM_READER
+
     def __init__(self, backend: "SimBackend") -> None:
         self._backend = backend
+        self._card = backend.card
         backend.card.power_on()
 
     def transmit(self, apdu: bytes | bytearray) -> tuple[bytes, int]:
         with self._backend._lock:
-            if not self._backend.inserted:
-                raise CardFault("card_removed")
-            response = self._backend.card.process(apdu)
+            if not self._backend.inserted or self._backend.card is not self._card:
+                raise CardFault("card_removed")  # pulled, or swapped for another under the link
+            response = self._card.process(apdu)
         return response[:-2], (response[-2] << 8) | response[-1]
 
     def close(self) -> None:
-        self._backend.card.reset()
+        self._card.reset()
 
 
 class SimBackend(CardBackend):
@@ -36,8 +39,10 @@ class SimBackend(CardBackend):
 
     name = "sim"
 
-    def __init__(self, card: VirtualCard, inserted: bool = True) -> None:
+    def __init__(self, card: VirtualCard, inserted: bool = True,
+                 resident_registry_aid: bytes | None = None) -> None:
         self.card = card
+        self.resident_registry_aid = resident_registry_aid
         self.inserted = inserted
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -46,11 +51,17 @@ class SimBackend(CardBackend):
             self._pending.append(Presence("card_inserted", SIM_READER))
         self._wake.set()  # the first wait reports the initial state at once
 
-    def open_link(self) -> Link:
+    def open_link(self, reader: str | None = None) -> Link:
         with self._lock:
-            if not self.inserted:
+            if not self.inserted or reader not in (None, SIM_READER):
                 raise CardFault("no_card")
         return _SimLink(self)
+
+    def swap(self, card: VirtualCard) -> None:
+        """Another card in the reader, so fast that no presence change is seen (a test's swap)."""
+        with self._lock:
+            self.card.power_off()
+            self.card = card
 
     def insert(self) -> None:
         self._set_inserted(True, "card_inserted")
@@ -81,4 +92,4 @@ class SimBackend(CardBackend):
     def status(self) -> ReaderStatus:
         with self._lock:
             return ReaderStatus(SIM_READER, "present" if self.inserted else "absent",
-                                "ok" if self.inserted else "no_card")
+                                "ok" if self.inserted else "no_card", (SIM_READER,))

@@ -30,13 +30,13 @@ import time
 from dataclasses import dataclass
 
 from drivers.card.base import PRESENCE_KINDS, CardBackend
-from kiosk.jpki import CardResult
+from kiosk.jpki import CardIdentity, CardResult
 from kiosk.pin import Pin, PinType
 
 log = logging.getLogger("pin_kiosk.card")
 
 #: operation name -> how many PINs it takes
-OPERATIONS = {"tries_left": 0, "verify": 1, "change": 2}
+OPERATIONS = {"identify": 0, "tries_left": 0, "verify": 1, "change": 2}
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,13 @@ class CardWorker:
     def fileno(self) -> int:
         return self._read_fd
 
-    def submit(self, op_name: str, pin_type: PinType, *pins: Pin) -> int:
-        """Queue ``tries_left``/``verify``/``change`` for ``pin_type``; returns the request id at once."""
+    def submit(self, op_name: str, pin_type: PinType, *pins: Pin, identity: CardIdentity | None = None,
+               shown_tries: int | None = None) -> int:
+        """Queue ``identify``/``tries_left``/``verify``/``change`` for ``pin_type``; the request id at once.
+
+        ``identity``: the session's card (nothing else is talked to); ``shown_tries``: the
+        count the citizen saw (verify/change send the PIN only if the card still says so).
+        """
         if op_name not in OPERATIONS:
             raise ValueError(f"unknown card operation {op_name!r} (known: {', '.join(OPERATIONS)})")
         if len(pins) != OPERATIONS[op_name]:
@@ -87,7 +92,12 @@ class CardWorker:
         if self._closed.is_set():
             raise RuntimeError("card worker is closed")
         request_id = next(self._ids)
-        self._requests.put((request_id, op_name, PinType(pin_type), pins))
+        options = {}
+        if identity is not None and op_name != "identify":
+            options["identity"] = identity
+        if shown_tries is not None and op_name in ("verify", "change"):
+            options["shown_tries"] = shown_tries
+        self._requests.put((request_id, op_name, PinType(pin_type), pins, options))
         self.backend.cancel()
         return request_id
 
@@ -152,6 +162,6 @@ class CardWorker:
                     self._post([CardEvent("result", request[0], request[1], request[2], CardResult("error"))])
                 self._closed.wait(self.wait_s)
 
-    def _run(self, request_id: int, op_name: str, pin_type: PinType, pins: tuple) -> CardEvent:
-        result = getattr(self.backend, op_name)(pin_type, *pins)
+    def _run(self, request_id: int, op_name: str, pin_type: PinType, pins: tuple, options: dict) -> CardEvent:
+        result = getattr(self.backend, op_name)(pin_type, *pins, **options)
         return CardEvent("result", request_id, op_name, pin_type, result)

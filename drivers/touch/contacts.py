@@ -6,15 +6,23 @@ A touchscreen speaks one of three dialects, and this module understands all
 of them, keeping the kernel's vocabulary:
 
 * single touch: ``BTN_TOUCH`` says down/up, ``ABS_X``/``ABS_Y`` (and maybe
-  ``ABS_PRESSURE``) say where;
+  ``ABS_PRESSURE``) say where; a device without ``BTN_TOUCH`` says down/up
+  with pressure, or else with ``BTN_TOOL_FINGER`` alone;
 * multitouch protocol B: ``ABS_MT_SLOT`` selects a slot, ``ABS_MT_TRACKING_ID``
   ≥ 0 starts a contact in it and −1 ends it, ``ABS_MT_POSITION_X/Y`` move it.
   Slot values persist: a new contact may re-send only the coordinate that
-  changed (the Atmel fast-taps recording does exactly that);
+  changed (the Atmel fast-taps recording does exactly that), and a new
+  tracking id may replace the old one in its slot without a −1 between them
+  (the protocol allows it: the old contact ended, a new one began);
 * multitouch protocol A: anonymous contacts, each closed by ``SYN_MT_REPORT``;
   an empty report, or a frame with ``BTN_TOUCH`` 0, means no contact.
 
 Devices that send both MT and single-touch data are read through MT.
+``BTN_TOUCH`` 0 means nothing touches the glass in that frame: a contact that
+keeps its tracking id through it is hovering, and touches again when
+``BTN_TOUCH`` returns to 1 (the QUANTA hover recording does this).  Only after
+a ``SYN_DROPPED`` does ``BTN_TOUCH`` 0 also forget the slots, whose lifts may
+have been among the lost events.
 
 At every ``SYN_REPORT`` the tracker looks at the *primary* contact only: the
 first finger to touch an empty panel.  It emits a frame
@@ -59,6 +67,8 @@ class PrimaryContactTracker:
         self._protocol_b = False
         # single touch
         self._btn: int | None = None  # BTN_TOUCH, None until the device reports it
+        self._tool: int | None = None  # BTN_TOOL_FINGER, for devices with neither BTN_TOUCH nor pressure
+        self._stale = False           # after SYN_DROPPED: slots may hold contacts whose lift was lost
         self._st = [0, 0, None]       # ABS_X, ABS_Y, ABS_PRESSURE
         # protocol B: per-slot [tracking_id, x, y, pressure, distance, tool type]
         self._slot = 0
@@ -147,8 +157,11 @@ class PrimaryContactTracker:
                 elif code == codes.SYN_DROPPED:
                     self._dropping = True
                     self.drops += 1
-            elif etype == 1 and code == codes.BTN_TOUCH:
-                self._btn = value
+            elif etype == 1:
+                if code == codes.BTN_TOUCH:
+                    self._btn = value
+                elif code == codes.BTN_TOOL_FINGER:
+                    self._tool = value
         return out
 
     def resync(self, touching: bool | None, t_s: float) -> list[Frame]:
@@ -164,6 +177,7 @@ class PrimaryContactTracker:
             self._emit_cancel(t_s, out)
         self._slots.clear()
         self._a_prev = []
+        self._stale = False
         if touching is None:
             self._btn = None
             self._blocked = False
@@ -180,6 +194,7 @@ class PrimaryContactTracker:
         self._slots.clear()
         self._a_prev, self._a_frame, self._a_cur = [], [], None
         self._dropping = False
+        self._stale = False
         self._blocked = False
         self._btn = None
         return out
@@ -195,20 +210,22 @@ class PrimaryContactTracker:
         if self._active:
             self._emit_cancel(t_s, out)
         self._blocked = True
+        self._stale = True
         self._a_cur, self._a_frame, self._a_reports = None, [], 0
 
     def _report(self, t_s: float, out: list[Frame]) -> None:
         btn = self._btn
-        if btn == 0 and self._slots:
-            # BTN_TOUCH 0 means nothing touches: trust it over stale slots (after a drop)
+        if btn == 0 and self._stale:
+            # BTN_TOUCH 0 after a drop: trust it over slots whose lift may have been lost
             for s in self._slots.values():
                 s[0] = -1
+            self._stale = False
         if not self._mt:
             self._report_single(t_s, btn, out)
         elif self._protocol_a:
             self._report_a(t_s, btn, out)
         else:
-            self._report_b(t_s, out)
+            self._report_b(t_s, btn != 0, out)
 
     def _down(self, t_s: float, x, y, p, out: list[Frame]) -> None:
         self._active = True
@@ -230,7 +247,12 @@ class PrimaryContactTracker:
 
     def _report_single(self, t_s: float, btn: int | None, out: list[Frame]) -> None:
         st = self._st
-        touching = btn == 1 if btn is not None else (st[2] or 0) > 0
+        if btn is not None:
+            touching = btn == 1
+        elif st[2] is not None:
+            touching = st[2] > 0
+        else:  # no BTN_TOUCH and no pressure: some single-touch panels say it with the tool bit
+            touching = self._tool == 1
         if self._active:
             if touching:
                 self._move(t_s, st[0], st[1], st[2], out)
@@ -242,27 +264,40 @@ class PrimaryContactTracker:
         else:
             self._blocked = False
 
-    def _report_b(self, t_s: float, out: list[Frame]) -> None:
-        # A contact touches the glass when it has a tracking id, no hover distance and
-        # is not a palm: a hovering finger presses nothing, a resting palm neither
-        # presses nor keeps the other hand from pressing.
+    def _report_b(self, t_s: float, glass: bool, out: list[Frame]) -> None:
+        # A contact touches the glass when it has a tracking id, no hover distance, is
+        # not a palm, and BTN_TOUCH (``glass``) does not say that nothing touches: a
+        # hovering finger presses nothing, a resting palm neither presses nor keeps
+        # the other hand from pressing.
         slots = self._slots
         self._a_cur = None
+
+        def touching(v: list) -> bool:
+            return glass and v[0] >= 0 and not v[4] and v[5] != _PALM
+
         if self._active:
             s = slots.get(self._primary_slot)
             if s is not None and s[0] == self._primary_tid:
                 if s[5] == _PALM:      # the kernel reclassified it: never a tap
                     self._emit_cancel(t_s, out)
-                elif s[4] > 0:         # lifted into hover: released
+                elif not touching(s):  # lifted into hover (distance or BTN_TOUCH 0): released
                     self._up(t_s, out)
                 else:
                     self._move(t_s, s[1], s[2], s[3], out)
                     return
             else:
+                slot = self._primary_slot
                 self._up(t_s, out)
-            self._blocked = any(v[0] >= 0 and not v[4] and v[5] != _PALM for v in slots.values())
+                if s is not None and touching(s) and not any(
+                        touching(v) for k, v in slots.items() if k != slot):
+                    # a new tracking id replaced the primary's in its slot, alone on the
+                    # glass: the old contact ended and a new one began there
+                    self._primary_slot, self._primary_tid = slot, s[0]
+                    self._down(t_s, s[1], s[2], s[3], out)
+                    return
+            self._blocked = any(touching(v) for v in slots.values())
             return
-        live = [k for k, v in slots.items() if v[0] >= 0 and not v[4] and v[5] != _PALM]
+        live = [k for k, v in slots.items() if touching(v)]
         if not live:
             self._blocked = False
         elif not self._blocked:

@@ -4,31 +4,49 @@ The recording's own ``A:`` lines give the axis ranges (from ``NAME.desc``
 beside old two-file recordings).  Real-time replay releases each event when
 its recorded offset from the first event has elapsed since the first
 ``read``; there is no fd, so ``wakeup_s`` tells the loop when the next event
-is due.  ``fast`` releases everything on the first ``read``.  Event times are
-mapped so the first event happens at the first ``read``'s ``now_s``.  When
-the last event has been released the source is finished and absent.
+is due.  ``fast`` releases events as fast as the loop reads, at most
+``FAST_BATCH_EVENTS`` per ``read`` (``wakeup_s`` is then "now" until the end).
+Event times are mapped so the first event happens at the first ``read``'s
+``now_s``.  When the last event has been released the source is finished
+and absent.
+
+Events are streamed from the file with one event of look-ahead, never held
+in memory: a recording of a million events replays in the memory of a few.
 """
 from __future__ import annotations
 
-from drivers.touch.events import load_evemu
+from collections.abc import Generator
+
+from drivers.touch.events import Event, read_evemu_header, stream_evemu_events
 from drivers.touch.source import TouchSource
 from drivers.touch.taps import Contact
 from kiosk.config import TouchConfig
 
+#: Events released per ``read`` in fast mode: a bounded slice of work per loop turn.
+FAST_BATCH_EVENTS = 4096
+
+
+def _time_s(event: Event) -> float:
+    return event[0] + event[1] * 1e-6
+
 
 class EvemuSource(TouchSource):
     def __init__(self, path: str, cfg: TouchConfig, fast: bool = False) -> None:
-        self.recording = load_evemu(path)  # EvemuError (a ValueError) for a bad file
+        self.recording = read_evemu_header(path)  # EvemuError (a ValueError) for a bad file
         super().__init__(f"evemu:{path}", cfg, self.recording.axes())
         self.path = path
         self.fast = fast
-        events = self.recording.events
-        self._t0_s = events[0][0] + events[0][1] * 1e-6 if events else 0.0
-        self._offsets_s = [e[0] + e[1] * 1e-6 - self._t0_s for e in events]
-        self._next = 0
+        self._rewind()
+
+    def _rewind(self) -> None:
+        self._close_stream()
+        self._events: Generator[Event, None, None] = stream_evemu_events(self.path)
+        self._peek: Event | None = next(self._events, None)
+        self._t0_s = _time_s(self._peek) if self._peek is not None else 0.0
         self._start_s: float | None = None
+        self.finished = False
         self.present, self.absent_reason = True, ""
-        if not events:
+        if self._peek is None:
             self._finish()
 
     def _finish(self) -> None:
@@ -39,7 +57,7 @@ class EvemuSource(TouchSource):
             return None
         if self._start_s is None or self.fast:
             return now_s
-        return self._start_s + self._offsets_s[self._next]
+        return self._start_s + (_time_s(self._peek) - self._t0_s)
 
     def read(self, now_s: float) -> list[Contact]:
         if self.finished:
@@ -47,16 +65,15 @@ class EvemuSource(TouchSource):
         if self._start_s is None:
             self._start_s = now_s
             self.pipeline.time_offset_s = now_s - self._t0_s
-        events = self.recording.events
-        if self.fast:
-            end = len(events)
-        else:
-            elapsed_s, end, offsets = now_s - self._start_s, self._next, self._offsets_s
-            while end < len(events) and offsets[end] <= elapsed_s:
-                end += 1
-        out = self.pipeline.feed(events[self._next:end]) if end > self._next else []
-        self._next = end
-        if end >= len(events):
+        due_s = float("inf") if self.fast else self._t0_s + (now_s - self._start_s)
+        batch: list[Event] = []
+        peek, events = self._peek, self._events
+        while peek is not None and _time_s(peek) <= due_s and len(batch) < FAST_BATCH_EVENTS:
+            batch.append(peek)
+            peek = next(events, None)
+        self._peek = peek
+        out = self.pipeline.feed(batch) if batch else []
+        if peek is None:
             self._finish()
         return out
 
@@ -64,12 +81,15 @@ class EvemuSource(TouchSource):
         """Replay from the start again."""
         self.pipeline.cancel(now_s)
         self._set_pipeline_axes(self.axes)
-        self._next, self._start_s, self.finished = 0, None, False
-        self.present, self.absent_reason = bool(self.recording.events), ""
-        if not self.recording.events:
-            self._finish()
+        self._rewind()
         return self.present
+
+    def _close_stream(self) -> None:
+        events = getattr(self, "_events", None)
+        if events is not None:
+            events.close()  # closes the file the generator holds open
 
     def close(self) -> None:
         self.finished = True
+        self._close_stream()
         super().close()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
 from drivers.touch import codes
@@ -101,37 +102,89 @@ class EvemuRecording:
         return Axes.from_absinfo(self.absinfo)
 
 
+def _parse_event_line(rest: str) -> Event:
+    """The fields of one ``E:`` line after the tag: ``sec.usec type code value``."""
+    f = rest.split("#", 1)[0].split()
+    sec, _, usec = f[0].partition(".")
+    return (int(sec), int(usec.ljust(6, "0")[:6]) if usec else 0, int(f[1], 16), int(f[2], 16), int(f[3], 10))
+
+
+def _parse_line(rec: EvemuRecording, line: str, source: str, lineno: int) -> Event | None:
+    """One evemu line: an event is returned, a header line fills ``rec``."""
+    if not line or line[0] == "#":
+        return None
+    tag, _, rest = line.partition(":")
+    try:
+        if tag == "E":
+            return _parse_event_line(rest)
+        if tag == "A":
+            f = rest.split()
+            rec.absinfo[int(f[0], 16)] = AxisRange(int(f[1]), int(f[2]), int(f[5]) if len(f) > 5 else 0)
+        elif tag == "N":
+            rec.name = rest.strip()
+        elif tag == "P":
+            for byte_index, byte in enumerate(rest.split()):
+                bits = int(byte, 16)
+                rec.properties.update(byte_index * 8 + b for b in range(8) if bits >> b & 1)
+        elif tag in ("I", "B", "S"):
+            pass  # ids and capability bits: the absinfo lines already say what we need
+        else:
+            raise EvemuError(f"{source}:{lineno}: not an evemu line: {line[:40]!r}")
+    except (IndexError, ValueError) as exc:
+        if isinstance(exc, EvemuError):
+            raise
+        raise EvemuError(f"{source}:{lineno}: malformed {tag}: line: {line[:40]!r}") from None
+    return None
+
+
 def parse_evemu(text: str, source: str = "<evemu>", into: EvemuRecording | None = None) -> EvemuRecording:
     """Parse evemu text (header and/or ``E:`` lines) into a recording."""
     rec = into if into is not None else EvemuRecording()
     events = rec.events
     for lineno, line in enumerate(text.splitlines(), 1):
-        if not line or line[0] == "#":
-            continue
-        tag, _, rest = line.partition(":")
-        try:
-            if tag == "E":
-                f = rest.split("#", 1)[0].split()
-                sec, _, usec = f[0].partition(".")
-                events.append((int(sec), int(usec.ljust(6, "0")[:6]) if usec else 0,
-                               int(f[1], 16), int(f[2], 16), int(f[3], 10)))
-            elif tag == "A":
-                f = rest.split()
-                rec.absinfo[int(f[0], 16)] = AxisRange(int(f[1]), int(f[2]), int(f[5]) if len(f) > 5 else 0)
-            elif tag == "N":
-                rec.name = rest.strip()
-            elif tag == "P":
-                for byte_index, byte in enumerate(rest.split()):
-                    bits = int(byte, 16)
-                    rec.properties.update(byte_index * 8 + b for b in range(8) if bits >> b & 1)
-            elif tag in ("I", "B", "S"):
-                pass  # ids and capability bits: the absinfo lines already say what we need
-            else:
-                raise EvemuError(f"{source}:{lineno}: not an evemu line: {line[:40]!r}")
-        except (IndexError, ValueError) as exc:
-            if isinstance(exc, EvemuError):
-                raise
-            raise EvemuError(f"{source}:{lineno}: malformed {tag}: line: {line[:40]!r}") from None
+        ev = _parse_line(rec, line, source, lineno)
+        if ev is not None:
+            events.append(ev)
+    return rec
+
+
+def stream_evemu_events(path: str | Path) -> Iterator[Event]:
+    """The ``E:`` events of a recording, one at a time, in constant memory.
+
+    A recording of a million events is 169 MiB as a list of tuples; replay and
+    ``pin-kiosk touch taps`` read it through this instead.  Header lines are
+    skipped (``read_evemu_header`` reads them); a malformed line raises
+    ``EvemuError`` naming file and line when the replay reaches it.
+    """
+    scratch = EvemuRecording()
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for lineno, line in enumerate(f, 1):
+            if line.startswith("E:"):
+                ev = _parse_line(scratch, line.rstrip("\n"), str(path), lineno)
+                if ev is not None:
+                    yield ev
+
+
+def read_evemu_header(path: str | Path) -> EvemuRecording:
+    """A recording's device description without its events (``NAME.desc`` for old recordings).
+
+    The file is read line by line once, keeping only header lines, so a huge
+    recording costs no memory here; every line is still checked, so a file
+    that is not evemu is refused before a replay starts.
+    """
+    path = Path(path)
+    rec = EvemuRecording()
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for lineno, line in enumerate(f, 1):
+            _parse_line(rec, line.rstrip("\n"), str(path), lineno)
+    if not rec.has_description:
+        desc = find_evemu_description(path)
+        if desc is None:
+            raise EvemuError(f"{path}: no device description (no A: lines and no NAME.desc beside it)")
+        rec = parse_evemu(desc.read_text(encoding="utf-8", errors="replace"), str(desc))
+        rec.events = []
+    if not rec.has_description:
+        raise EvemuError(f"{path}: device description has no absolute axes")
     return rec
 
 
@@ -150,16 +203,7 @@ def find_evemu_description(path: Path) -> Path | None:
 
 
 def load_evemu(path: str | Path) -> EvemuRecording:
-    """Read a recording, taking the header from ``NAME.desc`` when the file has none."""
-    path = Path(path)
-    rec = parse_evemu(path.read_text(encoding="utf-8", errors="replace"), str(path))
-    if not rec.has_description:
-        desc = find_evemu_description(path)
-        if desc is None:
-            raise EvemuError(f"{path}: no device description (no A: lines and no NAME.desc beside it)")
-        events = rec.events
-        rec = parse_evemu(desc.read_text(encoding="utf-8", errors="replace"), str(desc))
-        rec.events = events
-    if not rec.has_description:
-        raise EvemuError(f"{path}: device description has no absolute axes")
+    """Read a whole recording into memory (tests and benchmarks; replay streams instead)."""
+    rec = read_evemu_header(path)
+    rec.events = list(stream_evemu_events(path))
     return rec

@@ -6,7 +6,9 @@ Theory of operation
 through ``PrimaryContactTracker`` (contacts.py), the configured filter chain
 (filters.py), and ``TapBuilder``, which turns frames into ``Contact`` events
 the keypad needs live (``down`` highlights a key, ``move`` follows the finger,
-``up`` commits) and collects the contact's samples.  The ``up`` carries the
+``up`` commits) and collects the contact's samples.  Before the filters,
+``AxisGuard`` keeps contacts outside the device's declared axes from
+becoming taps and remembers why, for one alert.  The ``up`` carries the
 finished ``Tap``; a ``cancel`` (SYN_DROPPED, source lost) carries none: a
 touch we did not see whole is never a tap.
 
@@ -93,12 +95,45 @@ class TapBuilder:
             out.append(Contact("cancel", x, y, t_s))
 
 
+class AxisGuard:
+    """Contacts outside the device's declared axis ranges are not taps, and are said so once.
+
+    A device whose events do not match its absinfo (the eGalax resistive
+    controller declares ABS_X/ABS_Y 42..1981 but reports its position on
+    ABS_Z/ABS_RX, so X/Y stay at 0) would otherwise be mapped silently to a
+    point off the screen.  Such a contact is swallowed whole, and
+    ``mismatch`` keeps the first reason for the one alert the terminal raises.
+    """
+
+    def __init__(self, axes: Axes) -> None:
+        self.axes = axes
+        self.mismatch = ""
+        self._swallowing = False
+
+    def __call__(self, f: tuple) -> tuple | None:
+        kind = f[0]
+        if kind == "down":
+            ax = self.axes
+            x, y = f[2], f[3]
+            bad = [f"raw {name} {v:g} outside {r.minimum}..{r.maximum}"
+                   for name, v, r in (("x", x, ax.x), ("y", y, ax.y)) if not r.minimum <= v <= r.maximum]
+            self._swallowing = bool(bad)
+            if bad and not self.mismatch:
+                self.mismatch = "; ".join(bad)
+        if self._swallowing:
+            if kind == "up" or kind == "cancel":
+                self._swallowing = False
+            return None
+        return f
+
+
 class TouchPipeline:
     """Kernel events of one source -> Contacts, through tracker, filters and tap builder."""
 
     def __init__(self, cfg: TouchConfig, axes: Axes, time_offset_s: float = 0.0) -> None:
         self.axes = axes
         self.tracker = PrimaryContactTracker(axes.multitouch, time_offset_s)
+        self.guard = AxisGuard(axes)
         self.filters = build_chain(cfg)
         self.builder = TapBuilder()
 
@@ -117,15 +152,31 @@ class TouchPipeline:
     def frames(self, frames: list[tuple]) -> list[Contact]:
         """Contacts from already-tracked frames (the mouse source enters here)."""
         out: list[Contact] = []
-        filters, builder = self.filters, self.builder
+        guard = self.guard
         for f in frames:
-            for flt in filters:
-                f = flt(f)
-                if f is None:
-                    break
-            else:
-                builder(f, out)
+            f = guard(f)
+            if f is not None:
+                self._filter(f, 0, out)
         return out
+
+    def _filter(self, f: tuple, first: int, out: list[Contact]) -> None:
+        """``f`` through the filters from index ``first`` on, then into the tap builder."""
+        filters = self.filters
+        for i in range(first, len(filters)):
+            r = filters[i](f)
+            if r is None:
+                return
+            if isinstance(r, list):     # frames a filter held back, released together
+                for g in r:
+                    self._filter(g, i + 1, out)
+                return
+            f = r
+        self.builder(f, out)
+
+    @property
+    def axis_mismatch(self) -> str:
+        """Why raw positions do not fit the device's declared axes ('' while they do)."""
+        return self.guard.mismatch
 
     def resync(self, touching: bool | None, t_s: float) -> list[Contact]:
         return self.frames(self.tracker.resync(touching, t_s))

@@ -176,18 +176,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", required=True, metavar="PORT",
                         help="the kiosk's line: device path or pyserial URL (socket://host:port, loop://)")
     parser.add_argument("--json", action="store_true", help="print each new kiosk frame as one JSON object")
+    parser.add_argument("--key-file", metavar="FILE",
+                        help="the terminal's console key (protocol 2; default: [console] key_file of --config)")
 
 
 class StaffConsole:
     """The console's end: a LinkEnd in the console role, plus what the clerk sees."""
 
     def __init__(self, port: str, baudrate: int, retransmit_s: float, reopen_max_s: float,
-                 out: TextIO, as_json: bool, err: TextIO, heartbeat_s: float = 5.0) -> None:
+                 out: TextIO, as_json: bool, err: TextIO, heartbeat_s: float = 5.0,
+                 key: bytes | None = None) -> None:
         from drivers.serial_link import SerialPort
         from kiosk.console_link import LinkEnd, new_boot
         from kiosk.protocol import COMMAND_WINDOW_FRAMES, SILENT_HEARTBEATS, Link, Role
 
-        self.end = LinkEnd(Link(Role.CONSOLE, new_boot(), retransmit_s=retransmit_s, window=COMMAND_WINDOW_FRAMES),
+        self.end = LinkEnd(Link(Role.CONSOLE, new_boot(), retransmit_s=retransmit_s, window=COMMAND_WINDOW_FRAMES,
+                                key=key),
                            SerialPort(port, baudrate, reopen_max_s))
         self.out, self.err, self.as_json = out, err, as_json
         #: The kiosk sends a status every heartbeat_s: this long without a frame means trouble.
@@ -274,8 +278,16 @@ def run(args: argparse.Namespace) -> int:
     if not args.port.strip():
         raise UsageError("--port must name a device path or URL")
     c = cfg.console
+    from kiosk.console_key import KeyFileError, load_key
+    try:
+        key = load_key(args.key_file or c.key_file)
+        if key is None and args.key_file:
+            raise KeyFileError(f"{args.key_file}: no such key file")
+    except KeyFileError as exc:
+        print(f"pin-kiosk console: {exc}", file=sys.stderr)
+        return 2
     console = StaffConsole(args.port, c.baudrate, c.retransmit_s, c.reopen_max_s,
-                           sys.stdout, args.json, sys.stderr, heartbeat_s=c.heartbeat_s)
+                           sys.stdout, args.json, sys.stderr, heartbeat_s=c.heartbeat_s, key=key)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     stdin_fd: int | None = sys.stdin.fileno() if sys.stdin is not None else None

@@ -53,6 +53,7 @@ def sample_views(w_px: int, h_px: int) -> list[tuple[str, View]]:
         ("locked", View("locked", tries_left=0, **ua)),
         ("timed_out", View("timed_out")),
         ("card_removed", View("card_removed")),
+        ("card_removed_verifying", View("card_removed_verifying")),
         ("session_ended", View("session_ended")),
         ("session_ending_countdown", View("wrong_pin", tries_left=2, seconds_left=7, **ua)),
         ("calibration", View("calibration", seconds_left=87, targets=TargetsView(pts, 4, "collect", res[:4]))),

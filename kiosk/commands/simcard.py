@@ -25,18 +25,36 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="tries left at start, e.g. user_auth=1,signature=0 (default: all full)")
     parser.add_argument("--verify-delay-s", type=float, default=0.0, metavar="S",
                         help="answer each VERIFY with a PIN only after this long, like a slow card")
+    parser.add_argument("--kind", default="mynumber_card", choices=("mynumber_card", "juki_card", "smartphone"),
+                        help="what the JPKI token says the card is (default: a My Number card)")
+    parser.add_argument("--resident-registry-aid", metavar="HEX", default="",
+                        help="where the 住基 applet sits (default: the first known candidate)")
+    parser.add_argument("--cert-serial", metavar="HEX", default="",
+                        help="the certificate's serial number (default: random, a new card each time)")
+    parser.add_argument("--valid-until", metavar="YYYY-MM-DD", default="2030-03-31",
+                        help="the user-authentication certificate's end date")
+    parser.add_argument("--reselect-keeps-verified", action="store_true",
+                        help="a re-SELECT keeps a verified PIN verified (default: it drops it)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from datetime import date
+
     from drivers.card.virtual import VirtualCard, parse_pins, parse_tries
     from drivers.card.vpcd import VpcdClient, parse_hostport
+    from kiosk.jpki import parse_aid
 
     cfg = config_from_args(args)
     try:
         host, port = parse_hostport(args.vpcd)
         pins = parse_pins(args.pins, base=parse_pins(cfg.card.sim_pins))
         tries = parse_tries(args.tries)
-        card = VirtualCard.with_pins(pins, tries)
+        card = VirtualCard.with_pins(
+            pins, tries, kind=args.kind,
+            resident_registry_aid=parse_aid(args.resident_registry_aid) if args.resident_registry_aid else None,
+            reselect_drops_verified=not args.reselect_keeps_verified,
+            serial=bytes.fromhex(args.cert_serial) if args.cert_serial else None,
+            valid_until=date.fromisoformat(args.valid_until))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if not 0 <= args.verify_delay_s <= 60:

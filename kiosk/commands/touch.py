@@ -120,4 +120,7 @@ def run(args: argparse.Namespace) -> int:
         sel.close()
         src.close()
     print(f"{taps} taps, {cancels} cancelled touches from {spec}", file=sys.stderr)
+    if src.pipeline.axis_mismatch:
+        print(f"warning: touch_axis_mismatch: positions off the device's axes ({src.pipeline.axis_mismatch});"
+              " those touches are not taps", file=sys.stderr)
     return 0
