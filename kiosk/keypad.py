@@ -300,17 +300,18 @@ def _info_regions(x: int, y: int, w: int, h: int, lang_w: int, lang_h: int, gap:
             "field": (x, y + t + lg, w, f),
             "status": (x, y + t + lg + f, w, rest_h - t - lg - f),
         }
-    if h < 4.5 * lang_h:  # a short block (portrait, 41 keys): field and status share the lang key's row
-        t = round(h * 0.27)
-        f = max(lang_h, round(h * 0.33))
+    if h < 4.5 * lang_h:  # a short block (portrait, 41 keys): the name beside the lang key, one row
+        # for the field and the status
+        lang = Key("lang", "", x + w - lang_w, max(y, key_top), lang_w, lang_h)
+        t = max(lang.y + lang_h - y, round(h * 0.30))
+        f = round(h * 0.28)
         lg = h - t - f
-        lang = Key("lang", "", x + w - lang_w, y + t + lg + max(0, (f - lang_h) // 2), lang_w, lang_h)
-        fw = round(left_w * 0.5)
+        fw = round(w * 0.55)
         return lang, {
-            "title": (x, y, w, t),
+            "title": (x, y, left_w, t),
             "legend": (x, y + t, w, lg),
             "field": (x, y + t + lg, fw, f),
-            "status": (x + fw + gap // 2, y + t + lg, left_w - fw - gap // 2, f),
+            "status": (x + fw + gap // 2, y + t + lg, w - fw - gap // 2, f),
         }
     # block: title, legend full width; the field (with its count) beside the lang key; status
     t, lg = round(h * 0.26), round(h * 0.30)

@@ -251,6 +251,8 @@ BREAK_TABLE = (
     "英字の|大文字", "（アンダーバー）|", "暗証番号|（", "署名用|パスワード",
 )
 _BREAKS = tuple((entry.replace("|", ""), entry.index("|")) for entry in BREAK_TABLE)
+#: Hand-set spans a line never breaks inside (the underscore and its name belong together).
+KEEP_TOGETHER = ("『_』（アンダーバー）", "“_” (underscore)")
 _SOFT = "\u200b"  # a break opportunity inserted from BREAK_TABLE, never drawn
 
 
@@ -272,7 +274,17 @@ def _tokens(text: str) -> list[str]:
     """
     out: list[str] = []
     cur = ""
-    for ch in _mark_breaks(text):
+    marked = _mark_breaks(text)
+    inside: set[int] = set()  # positions where a break would split a KEEP_TOGETHER span
+    for span in KEEP_TOGETHER:
+        at = marked.find(span)
+        while at >= 0:
+            inside.update(range(at + 1, at + len(span)))
+            at = marked.find(span, at + 1)
+    for i, ch in enumerate(marked):
+        if i in inside and cur:
+            cur += ch
+            continue
         if ch == _SOFT:
             if cur:
                 out.append(cur)

@@ -163,8 +163,10 @@ class Renderer:
         self.smallest_px[role] = min_px
         if self.fonts.fits(words, box.w, box.h, min_px, bold) or min_px <= 8:
             font, lines = self.fonts.fit(words, box.w, box.h, max_px, min_px, bold)
-        else:  # no room at the smallest size: shrink further, and say so
+        else:  # no room at the smallest size: shrink further (to the floor, else to what fits), and say so
             floor_px = min(min_px, self._ink_px(layout, FLOOR_INK_MM, words, bold))
+            if not self.fonts.fits(words, box.w, box.h, floor_px, bold):
+                floor_px = 8
             font, lines = self.fonts.fit(words, box.w, box.h, min_px, floor_px, bold)
             self.undersized.append((role, round(font.size_px * self.fonts.ink_em(words, bold)
                                                 / layout.px_per_mm_y, 2)))
@@ -210,8 +212,8 @@ class Renderer:
         max_px = round(rect.h * 0.55)
         min_px = min(max_px, self._ink_px(layout, KEY_INK_MM, label, True))
         if self.fonts.get(min_px, True).size(label)[0] > inner.w:
-            # 「クリア」 on a 12 mm key: three full-width characters need 14 mm at 4 mm ink
-            min_px = min(min_px, self._ink_px(layout, FLOOR_INK_MM, label, True))
+            # 「クリア」 or "Cancel" on a 12 mm key: at 4 mm ink they need 14-17 mm
+            min_px = 8
             self.undersized.append((f"key:{key.id}", 0.0))
         font, lines = self.fonts.fit(label, inner.w, inner.h, max_px, min_px, bold=True, one_line=True)
         line_h = self.fonts.line_pitch(font)
@@ -246,17 +248,20 @@ class Renderer:
         assert view.pin_type is not None
         lang = view.lang
         name = text(lang, f"name_{view.pin_type.value}")
+        rule = PIN_RULES[view.pin_type]
         which = f"entry_change_{view.step}" if view.action == "change" and view.step else "entry_verify"
+        if rule.keypad == "alnum":
+            # the letters keypad leaves a third of the words' room: the name alone (the step
+            # indicator in the status says which PIN of a change), so it can be large
+            which = "entry_name_only"
         self._text_box(surface, layout, _rect(layout.regions["title"]), text(lang, which, name=name),
                                   "accent", TITLE_INK_MM, "title", bold=True, valign="middle")
         self._title_px = self.sizes_px["title"]
-        rule = PIN_RULES[view.pin_type]
         legend = text(lang, f"legend_{rule.keypad}")
         length = (text(lang, "length_fixed", min=rule.min_len) if rule.min_len == rule.max_len
                   else text(lang, "length_range", min=rule.min_len, max=rule.max_len))
-        words = text(lang, "legend_with_length", legend=legend, length=length)
-        if view.action == "change" and view.step in ("new", "confirm") and rule.keypad == "alnum":
-            words += "\n" + text(lang, "legend_new_alnum")  # the new-PIN rule, before any error
+        joined = "legend_with_length" if rule.keypad == "digits" else "legend_with_length_inline"
+        words = text(lang, joined, legend=legend, length=length)
         # never larger than the PIN's name: that choice spends tries when wrong
         self._text_box(surface, layout, _rect(layout.regions["legend"]), words, "text",
                        LEGEND_INK_MM, "legend", valign="middle", cap_px=self._title_px)
@@ -303,6 +308,10 @@ class Renderer:
         lines: list[tuple[str, str]] = []
         if view.action == "change" and view.step:
             lines.append((text(lang, f"step_{view.step}"), "accent"))
+            rule = PIN_RULES[view.pin_type] if view.pin_type is not None else None
+            if view.step in ("new", "confirm") and rule is not None and rule.keypad == "alnum" \
+                    and view.problem != "needs_letter_and_digit":
+                lines.append((text(lang, "legend_new_alnum"), "text"))  # the new-PIN rule, before any error
         if view.problem:
             lines.append((self._problem_words(view), "warn"))
         tries_apply = view.action != "change" or view.step in (None, "current")
@@ -311,8 +320,13 @@ class Renderer:
         if view.seconds_left is not None:
             lines.append((text(lang, "seconds_left", n=view.seconds_left), "warn"))
         if lines:
-            self._text_box(surface, layout, box, "\n".join(w for w, _ in lines), [c for _, c in lines],
-                           STATUS_INK_MM, "status", valign="middle", cap_px=self._title_px)
+            words, colours = "\n".join(w for w, _ in lines), [c for _, c in lines]
+            if not self.fonts.fits(words, box.w, box.h, self._ink_px(layout, STATUS_INK_MM[1], words, False)):
+                # no room for a line each: let them share the width, in the most urgent colour
+                words = text(lang, "status_separator").join(w for w, _ in lines)
+                colours = ["warn" if "warn" in colours else colours[0]]
+            self._text_box(surface, layout, box, words, colours, STATUS_INK_MM, "status", valign="middle",
+                           cap_px=self._title_px)
         return box
 
     def _problem_words(self, view: View) -> str:
