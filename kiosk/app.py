@@ -41,6 +41,7 @@ from kiosk.config import Config
 from kiosk.keypad import KeyLayout, LayoutError, PressTracker, build_layout, build_screen_layout
 from kiosk.loop import EventLoop, TimerHandle
 from kiosk.pin import PinType
+from kiosk.sound import Speaker
 from kiosk.session import CardOp, SessionClosed, Session, ToAudit, ToConsole
 from kiosk.view import View
 
@@ -119,6 +120,8 @@ class Kiosk:
         self._link_up = False
         self.link.status_provider = self.status_fields
         self._mouse = display is not None and getattr(display, "mouse_input", False)
+        # sound only with a screen (SDL is up); the click is the same for every key
+        self.speaker = Speaker(cfg.sound.enabled and display is not None, cfg.sound.volume)
         if cal_status.alert:
             self._alert(self.clock(), cal_status.alert, f"calibration: {cal_status.detail or cal_status.alert}")
 
@@ -202,6 +205,7 @@ class Kiosk:
             key = tracker.up(x_px, y_px, c.t_s)
             self._observe_tap(key, tap_px)
             if key is not None:
+                self.speaker.click()
                 self._run(self.session.key(now, key), now)
             else:
                 self.session.touch(now, None)
@@ -400,6 +404,7 @@ class Kiosk:
                 self.link.send(e.type, now, **fields)
                 if e.type == "pin.result":
                     r = e.fields["result"]
+                    self.speaker.result(r)
                     self.counters.sessions_by_result[r] = self.counters.sessions_by_result.get(r, 0) + 1
             elif isinstance(e, ToAudit):
                 self._record(e.kind, **e.fields)
