@@ -28,7 +28,7 @@ CLOCK_MONOTONIC, so the benchmark process and the kiosk process share a clock):
   polled once per frame) goes through the same idle window and typing load.
 * **events/s** of the touch pipeline (``bench_touch.run_once``), **card**
   operations over pcscd + vpcd (``bench_card.measure`` on
-  ``tests/support_pcsc.PcscStack``; skipped with a note when that stack
+  ``tests/support/support_pcsc.PcscStack``; skipped with a note when that stack
   cannot start), **drift detection delay** (``calibration.simulate``).
 
 ``pin-kiosk bench [--json] [--quick]`` runs this; so does

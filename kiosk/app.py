@@ -250,6 +250,7 @@ class Kiosk:
         elif kind == "card_inserted":
             self.presence.card = True
             self._record("card.inserted", reader=ev.reader or "")
+            self._run(self.session.card_inserted(now), now)
         elif kind in ("reader_added", "reader_removed"):
             self.presence.reader = kind == "reader_added"
             if kind == "reader_removed":

@@ -160,6 +160,9 @@ KINDS: dict[str, dict[str, Field]] = {
     # the session's card was identified (no PIN); where its 住基 applet was found, when looked for
     "card.identified": {"session": _SESSION, "reader": Field("text", max_len=128),
                         "resident_registry_aid": Field("ident", max_len=32, optional=True)},
+    # the counter read at the insertion after a card was pulled during VERIFY
+    "card.counter": {"pin_type": _choice(*PIN_TYPES), "tries_left": Field("int", lo=0, hi=15, optional=True),
+                     "reason": _choice("removed_during_verify"), "card": _choice("same", "other")},
     "card.inserted": {"reader": Field("text", max_len=128)},
     "card.removed": {"reader": Field("text", max_len=128)},
     "reader.present": {"reader": Field("text", max_len=128), "present": Field("bool")},

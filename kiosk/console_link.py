@@ -20,8 +20,11 @@ in a buffer flushed on the next call.  Errors of the port are a state
 
 Exactly once, both ways: kiosk frames survive restarts in the journal and
 the console deduplicates them; console commands the kiosk acted on are kept
-(``SEEN_COMMANDS_NAME``, the last 256) so a command retransmitted across a
-kiosk restart is acked but not acted on twice.
+(``SEEN_COMMANDS_NAME``, the last 256, rewritten at most once a second: a
+flood of commands costs the SD card one write a second, and a command acted on
+in the last second before a power cut may be acted on again if retransmitted
+over a version-1 link; in version 2 it is addressed to the old boot and refused)
+so a command retransmitted across a kiosk restart is acked but not acted on twice.
 
 Only ``now_s`` (the loop's monotonic clock) drives timing; the wall clock is
 read once per frame for its ``ts`` field.
@@ -52,6 +55,10 @@ log = logging.getLogger("pin_kiosk.console")
 #: arriving after a kiosk restart is acked but not acted on again.
 SEEN_COMMANDS_NAME = "console-commands-seen.json"
 SEEN_COMMANDS_KEPT = 256
+#: The commands-seen file is rewritten at most this often (an SD card wears with every write).
+SEEN_WRITE_INTERVAL_S = 1.0
+#: At most one ``bad_command`` alert this often; the others are counted into the next one.
+BAD_COMMAND_ALERT_INTERVAL_S = 1.0
 #: Stop adding retransmissions while this much is still waiting for the port.
 WRITE_BACKLOG_BYTES = 8192
 #: A port without a descriptor (loop://) is polled this often.
@@ -181,6 +188,10 @@ class ConsoleLink:
         self._seen_path = Path(state_dir) / SEEN_COMMANDS_NAME
         self._seen_commands: deque[tuple[str, int]] = deque(self._load_seen(), maxlen=SEEN_COMMANDS_KEPT)
         self._link.remember(self._seen_commands)
+        self._seen_dirty = False
+        self._seen_written_s: float | None = None
+        self._bad_alert_s: float | None = None
+        self._bad_suppressed = 0
         self._end = LinkEnd(self._link, SerialPort(c.port, c.baudrate, c.reopen_max_s))
         self._status: dict[str, Any] = {}
         #: Optional: called at each heartbeat for fresh status fields.
@@ -197,13 +208,36 @@ class ConsoleLink:
             log.warning("console: commands-seen file unreadable, starting empty: %s", exc)
             return []
 
-    def _acted_on(self, cmd: Command) -> None:
+    def _acted_on(self, cmd: Command, now_s: float) -> None:
         """Keep the command's (boot, seq) across a restart: a retransmission must not act twice."""
         self._seen_commands.append((cmd.boot, cmd.seq))
+        self._seen_dirty = True
+        self._save_seen(now_s)
+
+    def _save_seen(self, now_s: float | None) -> None:
+        """Write the commands-seen file if it changed and the last write is a second old (None: now)."""
+        if not self._seen_dirty:
+            return
+        if now_s is not None and self._seen_written_s is not None \
+                and now_s - self._seen_written_s < SEEN_WRITE_INTERVAL_S:
+            return
+        self._seen_dirty = False
+        self._seen_written_s = now_s
         try:
             write_atomic(self._seen_path, json.dumps([list(k) for k in self._seen_commands]).encode("ascii"))
         except OSError as exc:
             log.error("console: commands-seen file not written: %s", exc)
+
+    def _refused(self, reason: str, now_s: float) -> None:
+        """A bad command: one alert a second at most, carrying how many more were refused."""
+        self.rejected += 1
+        if self._bad_alert_s is not None and now_s - self._bad_alert_s < BAD_COMMAND_ALERT_INTERVAL_S:
+            self._bad_suppressed += 1
+            return
+        log.warning("console command refused: %s", reason)
+        more = f" (+{self._bad_suppressed} more refused)" if self._bad_suppressed else ""
+        self._bad_alert_s, self._bad_suppressed = now_s, 0
+        self.send("alert", now_s, code="bad_command", level="warning", message=(reason + more)[:200])
 
     # -- what the loop reads ---------------------------------------------------
 
@@ -251,7 +285,12 @@ class ConsoleLink:
 
     def next_deadline_s(self, now_s: float | None = None) -> float | None:
         """When ``tick`` next has work: a retransmission, heartbeat, reopen, or a pending write."""
-        return self._end.next_deadline_s(time.monotonic() if now_s is None else now_s)
+        now_s = time.monotonic() if now_s is None else now_s
+        due = self._end.next_deadline_s(now_s)
+        if self._seen_dirty and self._seen_written_s is not None:
+            seen_due = self._seen_written_s + SEEN_WRITE_INTERVAL_S
+            due = seen_due if due is None else min(due, seen_due)
+        return due
 
     # -- what the loop does ----------------------------------------------------
 
@@ -290,7 +329,7 @@ class ConsoleLink:
                 log.exception("status provider failed")
         fields = dict(self._status, rx_errors=self.rx_errors, link=self._link.state.value,
                       journal_frames=self.pending, authenticated=self.authenticated,
-                      rx_unauthenticated=self.rx_unauthenticated)
+                      rx_unauthenticated=self.rx_unauthenticated, rx_rate_limited=self._link.rate_limited)
         self._link.heartbeat_sent(now_s)
         self.send("status", now_s, **fields)
 
@@ -327,14 +366,12 @@ class ConsoleLink:
         acked = []
         for ev in self._end.receive(now_s):
             if isinstance(ev, Command):
-                self._acted_on(ev)
+                self._acted_on(ev, now_s)
                 commands.append(ev)
             elif isinstance(ev, Acked):
                 acked.append((ev.boot, ev.seq))
             elif isinstance(ev, Rejected):
-                self.rejected += 1
-                log.warning("console command refused: %s", ev.reason)
-                self.send("alert", now_s, code="bad_command", level="warning", message=ev.reason)
+                self._refused(ev.reason, now_s)
             elif isinstance(ev, Greeted):
                 log.info("console link up")
         if acked:
@@ -353,6 +390,7 @@ class ConsoleLink:
         Returns commands only for a port without a descriptor (loop://), which
         is read here because the loop cannot select on it; otherwise [].
         """
+        self._save_seen(now_s)
         if not self._end.open_if_due(now_s, self._hello):
             return []
         commands = self.on_readable(now_s) if self._end.port.needs_polling else []
@@ -372,4 +410,5 @@ class ConsoleLink:
 
     def close(self) -> None:
         """Write what the port takes now and close it; the journal keeps the unacked rest."""
+        self._save_seen(None)
         self._end.close()

@@ -41,6 +41,16 @@ bitmap is a duplicate (acked again, not acted on); one below the window is a
 replay of something too old to be a retransmission: dropped, not acked,
 counted in ``replays``.  The last ``REPLAY_BOOTS`` boots are remembered.
 
+*Floods.*  Nothing a sender does grows memory: acks wait coalesced, one per
+``(boot, seq)`` and at most ``ACKS_WAITING`` (beyond that the oldest is dropped:
+the peer retransmits and is acked then); of the status heartbeats only the
+newest waits; ``poll``'s ``room_bytes`` bounds every kind of line, acks
+included.  The kiosk takes at most ``RATE_FRAMES_PER_S`` frames per second
+(burst ``RATE_BURST``) from each sender boot and ``RATE_TOTAL_PER_S`` from all
+together; excess frames are dropped unacked (counted in ``rate_limited``), which
+a console with one command in flight never meets.  Acks are not rate-limited:
+they only ever shrink what the kiosk holds.
+
 *Link states* (``LINK_TABLE``): the kiosk starts ``down``; when the port opens
 it is ``greeting``: only ``hello`` goes out, retransmitted, and everything
 else waits; the console's ack of that hello makes it ``up``, when the backlog
@@ -78,6 +88,14 @@ SILENT_HEARTBEATS = 3
 REPLAY_WINDOW = 4096
 #: Sender boots whose windows are remembered.
 REPLAY_BOOTS = 256
+#: Acks waiting for room on the line (distinct frames); older ones are dropped beyond.
+ACKS_WAITING = 64
+#: What the kiosk takes from one sender boot (frames other than acks), and from all senders.
+RATE_FRAMES_PER_S = 20.0
+RATE_BURST = 40.0
+RATE_TOTAL_PER_S = 60.0
+#: Sender boots with a rate bucket.
+RATE_BOOTS = 64
 
 Key = tuple[str, int]
 
@@ -192,7 +210,7 @@ KIOSK_FRAMES: dict[str, FrameSchema] = {
         "reader": _bool, "card": _bool, "touch": _bool, "rx_errors": COUNT,
         "drift": DRIFT_SUMMARY, "audit_head": HEX_DIGEST, "session": _bool,
         "calibrated": _bool, "journal_frames": COUNT, "rx_unauthenticated": COUNT,
-        "authenticated": _bool,
+        "authenticated": _bool, "rx_rate_limited": COUNT,
     }, reliable=False),
     "session.started": _schema({"operator": OPERATOR, "pin_type": _choice(*PIN_TYPES),
                                 "action": _choice(*ACTIONS)}),
@@ -201,6 +219,9 @@ KIOSK_FRAMES: dict[str, FrameSchema] = {
     "pin.result": _schema({"pin_type": _choice(*PIN_TYPES), "action": _choice(*ACTIONS),
                            "result": _choice(*RESULTS), "tries_left": TRIES},
                           ("pin_type", "action", "result")),
+    "card.counter": _schema({"pin_type": _choice(*PIN_TYPES), "tries_left": TRIES,
+                             "reason": _choice("removed_during_verify"), "card": _choice("same", "other")},
+                            ("pin_type", "reason", "card")),
     "session.ended": _schema({"reason": WORD, "cleared": lambda v: v is True, "audit_head": HEX_DIGEST},
                              ("reason", "cleared")),
     "drift": _schema({"level": LEVEL, "shift_mm": MM, "shift_x_mm": MM, "shift_y_mm": MM,
@@ -368,6 +389,36 @@ class ReplayWindow:
         return self.check(key) == self.DUPLICATE
 
 
+class RateLimit:
+    """Token buckets: one per sender boot (the last RATE_BOOTS) and one for everyone."""
+
+    def __init__(self, per_s: float = RATE_FRAMES_PER_S, burst: float = RATE_BURST,
+                 total_per_s: float = RATE_TOTAL_PER_S) -> None:
+        self.per_s, self.burst, self.total_per_s = per_s, burst, total_per_s
+        self._buckets: OrderedDict[str, list[float]] = OrderedDict()  # boot -> [tokens, at_s]
+        self._total = [total_per_s * 2, 0.0]
+
+    @staticmethod
+    def _take(bucket: list[float], rate: float, cap: float, now_s: float) -> bool:
+        bucket[0] = min(cap, bucket[0] + max(0.0, now_s - bucket[1]) * rate)
+        bucket[1] = now_s
+        if bucket[0] < 1.0:
+            return False
+        bucket[0] -= 1.0
+        return True
+
+    def allow(self, boot: str, now_s: float) -> bool:
+        bucket = self._buckets.get(boot)
+        if bucket is None:
+            bucket = self._buckets[boot] = [self.burst, now_s]
+            while len(self._buckets) > RATE_BOOTS:
+                self._buckets.popitem(last=False)
+        self._buckets.move_to_end(boot)
+        # the shared bucket is only spent when the sender's own allows the frame
+        return (self._take(bucket, self.per_s, self.burst, now_s)
+                and self._take(self._total, self.total_per_s, self.total_per_s * 2, now_s))
+
+
 @dataclass
 class _Outgoing:
     frame: dict[str, Any]
@@ -394,12 +445,15 @@ class Link:
     misdirected: int = 0
     stale: int = 0
     replays: int = 0
+    rate_limited: int = 0
     #: console side, version 2: the kiosk boot commands are addressed to (``to``)
     peer_boot: str = ""
     next_seq: int = 1
     _pending: OrderedDict[Key, _Outgoing] = field(default_factory=OrderedDict)
     _hello: _Outgoing | None = None
-    _immediate: list[bytes] = field(default_factory=list)
+    _acks: OrderedDict[Key, bytes] = field(default_factory=OrderedDict)
+    _status_line: bytes | None = None
+    _rate: RateLimit = field(default_factory=RateLimit)
     _seen: ReplayWindow = field(default_factory=ReplayWindow)
     _last_rx_s: float = 0.0
     _next_heartbeat_s: float | None = None
@@ -439,7 +493,8 @@ class Link:
     def lost(self, now_s: float) -> None:
         """The port failed or vanished: nothing is in flight any more."""
         self._fire(LinkEvent.LOST)
-        self._immediate.clear()
+        self._acks.clear()
+        self._status_line = None
         self._hello = None
         self._next_heartbeat_s = None
         for out in self._pending.values():
@@ -492,7 +547,7 @@ class Link:
     def send_unreliable(self, frame: dict[str, Any]) -> None:
         """Write a status heartbeat once, now, if the link is up; otherwise it is superseded."""
         if self.state is LinkState.UP:
-            self._immediate.append(self._encode(frame))
+            self._status_line = self._encode(frame)  # a newer heartbeat supersedes one still waiting
 
     @property
     def pending(self) -> int:
@@ -511,13 +566,22 @@ class Link:
     def poll(self, now_s: float, room_bytes: int | None = None) -> list[bytes]:
         """Lines to write now: acks and heartbeats first, then due first sends and retransmissions.
 
-        ``room_bytes`` bounds the reliable lines returned (the owner's write
-        buffer is still full: retransmitting into it would only pile up).
+        ``room_bytes`` bounds what is returned, every kind of line included (the
+        owner's write buffer is still full: piling more into it would only grow
+        it); what does not fit waits, coalesced, for the next poll.
         """
-        out, self._immediate = self._immediate, []
+        out: list[bytes] = []
         if self.state is LinkState.DOWN:
             return []
         budget = room_bytes if room_bytes is not None else 1 << 62
+        while self._acks and budget > 0:
+            line = self._acks.popitem(last=False)[1]
+            out.append(line)
+            budget -= len(line)
+        if self._status_line is not None and budget > 0:
+            out.append(self._status_line)
+            budget -= len(self._status_line)
+            self._status_line = None
         if self.state is LinkState.GREETING:
             h = self._hello
             if h is not None and self._due(h, now_s) and budget > 0:
@@ -544,7 +608,7 @@ class Link:
         """When ``poll``/heartbeat/silence checks next have work, or None while down and idle."""
         if self.state is LinkState.DOWN:
             return None
-        if self._immediate:
+        if self._acks or self._status_line is not None:
             return now_s
         times: list[float] = []
         if self.state is LinkState.GREETING and self._hello is not None:
@@ -577,16 +641,16 @@ class Link:
         self._last_rx_s = now_s
         if frame["type"] == "ack":
             return self._on_ack(frame, now_s)
+        if self.role is Role.KIOSK and not self._rate.allow(frame["boot"], now_s):
+            self.rate_limited += 1
+            return []
         key = (frame["boot"], frame["seq"])
         seen = self._seen.check(key)
         if seen == ReplayWindow.TOO_OLD:
             self.replays += 1
             return []
         if self.state is not LinkState.DOWN:
-            ack = ack_frame(self.boot, frame, self.version)
-            if self._addressed():
-                ack["to"] = self.peer_boot
-            self._immediate.append(self._encode(ack))
+            self._queue_ack(key, frame)
         if seen == ReplayWindow.DUPLICATE:
             self.duplicates += 1
             return []
@@ -601,6 +665,17 @@ class Link:
         if fields is None:
             return [Rejected(frame["type"], reason)]
         return [Command(frame["type"], fields, frame["boot"], frame["seq"])]
+
+    def _queue_ack(self, key: Key, frame: dict[str, Any]) -> None:
+        """One waiting ack per frame however often it arrives; at most ACKS_WAITING in all."""
+        if key in self._acks:
+            return
+        ack = ack_frame(self.boot, frame, self.version)
+        if self._addressed():
+            ack["to"] = self.peer_boot
+        self._acks[key] = self._encode(ack)
+        while len(self._acks) > ACKS_WAITING:
+            self._acks.popitem(last=False)
 
     def _readdress(self, boot: str) -> None:
         """Console, version 2: the kiosk restarted; unacked commands now go to its new boot."""

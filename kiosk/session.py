@@ -185,6 +185,10 @@ class Session:
         self.card_identity: CardIdentity | None = None
         #: the card left during a VERIFY: the ended screen says a try may have been counted
         self.removed_while_verifying = False
+        #: after such a removal, the counter to read at the next insertion, for the clerk:
+        #: (PIN type, the card it was).  Outlives the session on purpose; holds no PIN.
+        self.recount: tuple[PinType, CardIdentity | None] | None = None
+        self._recount_request: int | None = None
 
     # ------------------------------------------------------------------ events
     def begin(self, now_s: float, pin_type: PinType, action: str = "verify",
@@ -213,12 +217,18 @@ class Session:
                     tries_left: int | None, identity: CardIdentity | None = None,
                     valid_until: Any = None, resident_registry_aid: bytes | None = None) -> list[Effect]:
         """A card answer; ``identify`` answers also bind the session to ``identity``."""
+        if request_id is not None and request_id == self._recount_request:
+            return self._on_recounted(outcome, tries_left)  # not a session's: answered in any state
         return self._dispatch("card_result", now_s, request_id=request_id, outcome=outcome,
                               tries_left=tries_left, identity=identity, valid_until=valid_until,
                               resident_registry_aid=resident_registry_aid)
 
     def card_removed(self, now_s: float) -> list[Effect]:
         return self._dispatch("card_removed", now_s)
+
+    def card_inserted(self, now_s: float) -> list[Effect]:
+        """A card came into a reader: after a card pulled mid-VERIFY, read its counter for the clerk."""
+        return self._dispatch("card_inserted", now_s)
 
     def technician(self, now_s: float, active: bool) -> list[Effect]:
         """Calibration or drift check takes the screen (active) or gives it back."""
@@ -460,6 +470,27 @@ class Session:
             return self._end("timeout")
         return []
 
+    def _on_card_inserted(self, now_s: float) -> list[Effect]:
+        if self.recount is None or self._recount_request is not None:
+            return []
+        pin_type, identity = self.recount
+        self._recount_request = self._next_request
+        self._next_request += 1
+        return [CardOp(self._recount_request, "tries_left", pin_type, (), identity)]
+
+    def _on_recounted(self, outcome: str, tries_left: int | None) -> list[Effect]:
+        """The counter read after a card was pulled mid-VERIFY: to the clerk and the trail."""
+        self._recount_request = None
+        if self.recount is None or outcome in ("no_card", "card_removed", "no_reader", "no_pcscd"):
+            return []  # nothing read: the next insertion tries again
+        pin_type = self.recount[0]
+        self.recount = None
+        fields: dict[str, Any] = {"pin_type": pin_type.value, "reason": "removed_during_verify",
+                                  "card": "other" if outcome == "card_changed" else "same"}
+        if outcome in ("ok", "locked"):
+            fields["tries_left"] = tries_left
+        return [ToConsole("card.counter", fields), ToAudit("card.counter", fields)]
+
     def _on_technician(self, now_s: float, active: bool) -> list[Effect]:
         if active and self.state in (IDLE, ENDED):
             self._reset_session()
@@ -500,6 +531,8 @@ class Session:
         wrong = bool(self.entry and self.entry.result in ("wrong", "locked"))
         sid = self.session_id
         mid_verify = self.removed_while_verifying and reason == "card_removed"
+        if mid_verify and self.entry is not None:
+            self.recount = (self.entry.pin_type, self.card_identity)
         self._reset_session()
         self.removed_while_verifying = mid_verify  # for the ended screen only
         self.state, self.ended_reason, self.ended_at_s = ENDED, reason, self.now_s
@@ -590,7 +623,8 @@ class Session:
 
 #: state -> {event: handler}.  Events missing for a state are ignored.
 TRANSITIONS: dict[str, dict[str, Callable[..., list[Effect]]]] = {
-    IDLE: {"begin": Session._on_begin, "technician": Session._on_technician},
+    IDLE: {"begin": Session._on_begin, "technician": Session._on_technician,
+           "card_inserted": Session._on_card_inserted},
     CARD_CHECK: {"card_result": Session._on_card_checked, "cancel": Session._on_cancel,
                  "logout": Session._on_logout, "card_removed": Session._on_card_removed},
     WARNING: {"key": Session._on_key_warning, "cancel": Session._on_cancel, "logout": Session._on_logout,
@@ -602,6 +636,7 @@ TRANSITIONS: dict[str, dict[str, Callable[..., list[Effect]]]] = {
     RESULT: {"begin": Session._on_begin, "key": Session._on_key_result, "cancel": Session._on_cancel,
              "logout": Session._on_logout, "card_removed": Session._on_card_removed,
              "tick": Session._on_tick},
-    ENDED: {"begin": Session._on_begin, "tick": Session._on_tick, "technician": Session._on_technician},
+    ENDED: {"begin": Session._on_begin, "tick": Session._on_tick, "technician": Session._on_technician,
+            "card_inserted": Session._on_card_inserted},
     TECHNICIAN: {"technician": Session._on_technician},
 }

@@ -1,7 +1,7 @@
 """Kernel input event codes, under the kernel's own names.
 
 Values are those of ``linux/input-event-codes.h`` (checked against
-``/usr/include/linux/input-event-codes.h`` by ``tests/test_touch_decode.py``),
+``/usr/include/linux/input-event-codes.h`` by ``tests/touch/test_touch_decode.py``),
 so a recording, ``evtest`` output and this code all speak the same words.
 Only the codes the touch pipeline reads are here.
 """
