@@ -10,10 +10,6 @@ from __future__ import annotations
 import pygame
 
 
-def _dist(a, b) -> int:
-    return sum(abs(x - y) for x, y in zip(a[:3], b[:3]))
-
-
 def ink_height_px(surface: pygame.Surface, rect: pygame.Rect, ink: tuple[int, int, int]) -> int:
     """Rows from the first to the last holding a pixel at least half-way from the ground to the ink.
 
@@ -21,16 +17,17 @@ def ink_height_px(surface: pygame.Surface, rect: pygame.Rect, ink: tuple[int, in
     starts above the glyphs' ink), so text on a key face is measured as well
     as text on the page.
     """
+    rect = rect.clip(surface.get_rect())
+    if rect.w <= 0 or rect.h <= 0:
+        return 0
     ground = surface.get_at(rect.topleft)
-    full = _dist(ground, ink)
-    rows = []
-    for y in range(rect.top, rect.bottom):
-        for x in range(rect.left, rect.right):
-            c = surface.get_at((x, y))
-            if _dist(c, ground) * 2 >= full and _dist(c, ink) < full:
-                rows.append(y)
-                break
-    return rows[-1] - rows[0] + 1 if rows else 0
+    # a pixel counts when every channel is nearer the ink than half-way from the ground
+    half = tuple(max(1, abs(g - i) // 2) for g, i in zip(ground[:3], ink)) + (255,)
+    mask = pygame.mask.from_threshold(surface.subsurface(rect), ink, half)
+    boxes = mask.get_bounding_rects()
+    if not boxes:
+        return 0
+    return max(b.bottom for b in boxes) - min(b.top for b in boxes)
 
 
 def ink_heights_mm(renderer, surface: pygame.Surface, palette: dict, px_per_mm_y: float) -> dict[str, float]:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import inspect
 
+import pytest
+
 from support_screen import dummy_sdl
 
 dummy_sdl()
@@ -24,6 +26,7 @@ def test_result_tones_differ_from_each_other_and_from_the_click_and_follow_the_v
     assert set(pcm("ok", 0.0)) == {0}
 
 
+@pytest.mark.stack  # opens SDL's (dummy) audio device
 def test_no_sound_device_or_sound_off_is_a_silent_speaker_not_an_error():
     off = Speaker(False, 0.5)
     assert off.problem == "sound off in the configuration"
