@@ -193,6 +193,52 @@ class SessionDrift:
         return f"<SessionDrift n={self._n}>"
 
 
+class SessionPool:
+    """Finished sessions held back until there are ``size`` of them, then handed over together.
+
+    A figure that moves after every session (taps counted, a mean shifted by
+    one session's weight, a state file rewritten) tells whoever sees it how
+    many keys that citizen pressed: the PIN's length.  Held here, in memory
+    only, sessions reach the estimator ``size`` at a time, so every published
+    figure moves by the sum of several citizens' taps.  A restart forgets a
+    partial pool: a few sessions of evidence, never a figure about one of them.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, int(size))
+        self._held: list[tuple[SessionSummary, bool]] = []
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def add(self, summary: SessionSummary, wrong_pin: bool = False) -> list[tuple[SessionSummary, bool]]:
+        """Hold one session; the whole pool (and an empty one left) when it is full, else []."""
+        if summary.n <= 0 and summary.gap_taps <= 0:
+            return []  # nothing was typed: nothing to hold
+        self._held.append((summary, bool(wrong_pin)))
+        if len(self._held) < self.size:
+            return []
+        pool, self._held = self._held, []
+        return pool
+
+    def wipe(self) -> None:
+        self._held.clear()
+
+
+def add_pool(estimator: "DriftEstimator", pool: list[tuple[SessionSummary, bool]]) -> "LevelChange | None":
+    """Feed a pool of sessions; the one level change from before to after it, if any."""
+    first: LevelChange | None = None
+    last: LevelChange | None = None
+    for summary, wrong_pin in pool:
+        change = estimator.add_session(summary, wrong_pin)
+        if change is not None:
+            first = first or change
+            last = change
+    if first is None or last is None or first.old == last.new:
+        return None
+    return LevelChange(first.old, last.new, last.reason)
+
+
 @dataclass(frozen=True)
 class LevelChange:
     """What ``add_session`` returns when the level moved."""

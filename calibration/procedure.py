@@ -30,7 +30,9 @@ audit record and resets the drift baseline.
   map".  It is rejected and the target asked again.  A second tap that agrees
   with the rejected one (within ``PLAUSIBLE_MM``) is taken anyway: two taps
   in one place outvote a prediction made from possibly bad earlier taps, so a
-  badly shifted or mirrored panel can still be calibrated.  The final fit's
+  badly shifted or mirrored panel can still be calibrated.  The second tap
+  must come at least ``CONFIRM_AFTER_S`` after the first: a double tap's
+  bounce half a second later is the same slip, not a second opinion.  The final fit's
   own outlier rejection (``FIT_REJECT_MM``, at most ``MAX_REFIT_ROUNDS``
   rounds) then finds a bad earlier point and its target is asked again.  A tap on the spot of a target already taken
   (``SAME_SPOT_MM``) is refused outright: a finger drumming in one place
@@ -39,9 +41,17 @@ audit record and resets the drift baseline.
   never on top of the old matrix.
 * Validation: 4 other targets, tapped once each, mapped through the new fit;
   the residual of each in mm (per-axis px/mm) is what the review shows.
-  ``passed`` uses the drift-check thresholds (``check_rms_mm``,
-  ``check_max_mm``); only a passed calibration can be accepted (a failed one
-  can be retried or abandoned: the old matrix stays).
+  ``passed`` judges the *fit*, not the technician's hand: four single taps
+  mostly measure the finger's own scatter (with σ 1.2 mm their RMS is about
+  1.7 mm, so the old "validation RMS ≤ check_rms_mm" refused careful
+  technicians forever).  Instead the technician's scatter σ is measured from
+  the fit's own residuals (2(n − 3) degrees of freedom), the fit's predicted
+  error over the screen follows from its covariance (σ·√(2·mean leverage)),
+  and the validation taps must agree with that scatter (an F test at 99 %:
+  their mean square, each scaled by 1 + its leverage, against σ²).  Passed
+  when the predicted error is within ``check_rms_mm`` and the validation
+  agrees; only a passed calibration can be accepted (a failed one can be
+  retried or abandoned: the old matrix stays).
 
 ``DriftCheck``: 5 targets through the *current* matrix, no change to it;
 the error of each in mm, pass/fail against ``check_rms_mm`` / ``check_max_mm``.
@@ -91,6 +101,12 @@ PRIOR_TOLERANCE_MM = 25.0
 SAME_SPOT_MM = 10.0
 #: How many rounds of "the fit rejected a point, ask it again" before the fit is shown as is.
 MAX_REFIT_ROUNDS = 2
+#: A tap confirms a rejected one only this long after it (a bounce of a double tap came 0.5 s later).
+CONFIRM_AFTER_S = 1.0
+#: The technician's scatter is taken as at least this (mm): a lucky fit must not make every validation fail.
+SCATTER_FLOOR_MM = 0.25
+#: 99 % quantiles of F(8, d): the validation's 8 squared coordinates against the fit's d degrees of freedom.
+F99_8 = {2: 99.4, 4: 14.8, 6: 8.10, 8: 6.03, 10: 5.06, 12: 4.50, 14: 4.14, 16: 3.89, 18: 3.71, 20: 3.56}
 
 #: ``TargetsView.message`` codes.
 MESSAGES = ("bounce", "rejected_retry", "refit_retry", "fit_failed", "not_passed", "timed_out")
@@ -99,6 +115,27 @@ MESSAGES = ("bounce", "rejected_retry", "refit_retry", "fit_failed", "not_passed
 def targets_px(screen: ScreenConfig, fractions: tuple[tuple[float, float], ...]) -> tuple[tuple[int, int], ...]:
     """Target centres in whole pixels for this screen."""
     return tuple((round(fx * (screen.width_px - 1)), round(fy * (screen.height_px - 1))) for fx, fy in fractions)
+
+
+def _inverse_moments(raw: list[tuple[float, float]]) -> tuple[float, ...]:
+    """(XᵀX)⁻¹ for the design rows [x, y, 1] of the kept raw points (centred, so well conditioned)."""
+    n = len(raw)
+    mx = sum(r[0] for r in raw) / n
+    my = sum(r[1] for r in raw) / n
+    sxx = sum((r[0] - mx) ** 2 for r in raw)
+    syy = sum((r[1] - my) ** 2 for r in raw)
+    sxy = sum((r[0] - mx) * (r[1] - my) for r in raw)
+    det = sxx * syy - sxy * sxy
+    return (mx, my, n, syy / det, -sxy / det, sxx / det)
+
+
+def _leverage(m: tuple[float, ...] | None, x: float, y: float) -> float:
+    """h = 1/n + dᵀ S⁻¹ d for the centred point d: how much of the fit's error lands here."""
+    if m is None:
+        return 0.0
+    mx, my, n, ixx, ixy, iyy = m
+    dx, dy = x - mx, y - my
+    return 1 / n + ixx * dx * dx + 2 * ixy * dx * dy + iyy * dy * dy
 
 
 def _rms(values: list[float]) -> float:
@@ -219,6 +256,11 @@ class CalibrationProcedure(_Procedure):
         self.validation_residuals_mm: list[float] = []
         self.refit_rounds = 0
         self._pending: tuple[float, float] | None = None  # a rejected tap a second tap may confirm
+        self._pending_s = 0.0
+        self.scatter_mm = 0.0          # the technician's scatter per axis, measured by the fit
+        self.predicted_rms_mm = 0.0    # the fit's own predicted error over the screen
+        self._leverage = None          # (XᵀX)⁻¹ of the kept raw points, for leverage at any point
+        self._dof = 0                  # the fit's residual degrees of freedom
 
     # -- helpers -----------------------------------------------------------------
     @property
@@ -245,10 +287,17 @@ class CalibrationProcedure(_Procedure):
         here = self.prior.apply(x, y)
         return any(r is not None and self._mm(here, self.prior.apply(*r)) <= SAME_SPOT_MM for r in self.raw)
 
-    def _confirmed_by_pending(self, x: float, y: float) -> bool:
-        if self._pending is None:
+    def _confirmed_by_pending(self, now_s: float, x: float, y: float) -> bool:
+        if self._pending is None or now_s - self._pending_s < CONFIRM_AFTER_S:
             return False
         return self._mm(self.prior.apply(x, y), self.prior.apply(*self._pending)) <= PLAUSIBLE_MM
+
+    def _refuse(self, now_s: float, x: float, y: float) -> None:
+        """A tap refused as a misclick: remembered, so a deliberate second tap there can confirm it."""
+        if self._pending is None or now_s - self._pending_s >= CONFIRM_AFTER_S:
+            self._pending, self._pending_s = (x, y), now_s  # a bounce does not restart the wait
+        self.rejected_taps += 1
+        self.message = "rejected_retry"
 
     # -- handlers ----------------------------------------------------------------
     def _on_tap_collect(self, now_s: float, x: float, y: float) -> None:
@@ -259,10 +308,8 @@ class CalibrationProcedure(_Procedure):
             self.message = "rejected_retry"
             return
         where_px, tolerance_mm = self._predicted_px(x, y)
-        if self._mm(where_px, self.targets[i]) > tolerance_mm and not self._confirmed_by_pending(x, y):
-            self._pending = (x, y)
-            self.rejected_taps += 1
-            self.message = "rejected_retry"
+        if self._mm(where_px, self.targets[i]) > tolerance_mm and not self._confirmed_by_pending(now_s, x, y):
+            self._refuse(now_s, x, y)
             return
         self._pending = None
         self.message = None
@@ -289,16 +336,24 @@ class CalibrationProcedure(_Procedure):
             return
         self.fit = fit.affine
         self.fit_residuals_mm = residuals_mm(fit.affine, self.targets, self.raw, *self.px_per_mm)  # type: ignore[arg-type]
+        kept = fit.kept
+        dof = 2 * (len(kept) - 3)
+        measured = math.sqrt(sum(self.fit_residuals_mm[i] ** 2 for i in kept) / dof) if dof > 0 else 0.0
+        self.scatter_mm = max(SCATTER_FLOOR_MM, measured)
+        self._dof = dof
+        self._leverage = _inverse_moments([self.raw[i] for i in kept])  # type: ignore[misc]
+        grid = [self.fit.inverse().apply((gx + 0.5) / 8 * self.screen.width_px, (gy + 0.5) / 5 * self.screen.height_px)
+                for gx in range(8) for gy in range(5)]
+        mean_h = sum(_leverage(self._leverage, *g) for g in grid) / len(grid)
+        self.predicted_rms_mm = self.scatter_mm * math.sqrt(2 * mean_h)
         self.state = VALIDATE
 
     def _on_tap_validate(self, now_s: float, x: float, y: float) -> None:
         self._last_input_s = now_s
         j = len(self.validation_raw)
         err = self._mm(self.fit.apply(x, y), self.validation_targets[j])  # type: ignore[union-attr]
-        if err > PLAUSIBLE_MM and not self._confirmed_by_pending(x, y):
-            self._pending = (x, y)
-            self.rejected_taps += 1
-            self.message = "rejected_retry"
+        if err > PLAUSIBLE_MM and not self._confirmed_by_pending(now_s, x, y):
+            self._refuse(now_s, x, y)
             return
         self._pending = None
         self.message = None
@@ -341,10 +396,18 @@ class CalibrationProcedure(_Procedure):
         return max(self.validation_residuals_mm, default=0.0)
 
     @property
+    def validation_f(self) -> float:
+        """The validation's mean square against the measured scatter (≈ 1 when they agree)."""
+        terms = [r * r / (1 + _leverage(self._leverage, *raw))
+                 for r, raw in zip(self.validation_residuals_mm, self.validation_raw)]
+        return sum(terms) / (2 * len(terms)) / self.scatter_mm ** 2 if terms else 0.0
+
+    @property
     def passed(self) -> bool | None:
         if len(self.validation_residuals_mm) < len(self.validation_targets):
             return None
-        return self.rms_mm <= self.drift.check_rms_mm and self.max_mm <= self.drift.check_max_mm
+        limit = F99_8.get(self._dof, F99_8[min(F99_8, key=lambda d: abs(d - self._dof))])
+        return self.predicted_rms_mm <= self.drift.check_rms_mm and self.validation_f <= limit
 
     @property
     def validation_offsets_mm(self) -> tuple[tuple[float, float], ...]:

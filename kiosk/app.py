@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from calibration.drift import DriftEstimator, LevelChange, SessionDrift, key_pitch_mm, key_residual_mm
+from calibration.drift import (DriftEstimator, LevelChange, SessionDrift, SessionPool, add_pool, key_pitch_mm,
+                              key_residual_mm)
 from calibration.matrix import Affine
 from kiosk import __version__
 from kiosk.config import Config
@@ -99,6 +100,7 @@ class Kiosk:
         self.calibration_source = cal_status.source
         self.calibrated_at_s = _unix_time(cal_status.meta.get("installed_at"))
         self.session_drift = SessionDrift()
+        self.drift_pool = SessionPool(cfg.drift.pool_sessions)
         self.procedure: Any | None = None
         self._card_requests: dict[int, int] = {}  # worker request id -> session request id
         self._layouts: dict[tuple, KeyLayout] = {}
@@ -116,7 +118,10 @@ class Kiosk:
         self._down_key: str | None = None
         self._watchdog_s = notifier.watchdog_interval_s() if notifier is not None else None
         self._next_watchdog_s = 0.0
+        self._status_sent: str | None = None  # the STATUS= systemd has, resent only when it changes
         self._next_metrics_s = 0.0
+        self.sealer: Any = None  # kiosk.audit_seal.Sealer, set at start
+        self._next_seal_s = self.clock() + cfg.state.seal_interval_s
         self._link_up = False
         self.link.status_provider = self.status_fields
         self._mouse = display is not None and getattr(display, "mouse_input", False)
@@ -135,7 +140,10 @@ class Kiosk:
 
     def start(self) -> None:
         now = self.clock()
-        self._record("boot", version=__version__, terminal=self.cfg.terminal.id, boot=self.link.boot)
+        self._check_sealed_trail(now)
+        from kiosk.boot_clock import clock_synchronized, kernel_boot_id
+        self._record("boot", version=__version__, terminal=self.cfg.terminal.id, boot=self.link.boot,
+                     kernel_boot=kernel_boot_id(), clock="synced" if clock_synchronized() else "unsynced")
         if not self.touch.present and self.touch.spec.startswith("evdev:"):
             # a panel missing at boot is a fault now (a FIFO or recording simply has no writer yet)
             self._alert(now, "touch_absent", f"touch panel absent: {self.touch.absent_reason}")
@@ -144,7 +152,7 @@ class Kiosk:
         self._redraw(now)
         self._metrics(now)
         if self.notifier is not None:
-            self.notifier.ready("pin-kiosk running")
+            self.notifier.ready(self._status_sent or "pin-kiosk running")
         self._after(now)
 
     def close(self) -> None:
@@ -158,6 +166,7 @@ class Kiosk:
         if self.display is not None:
             self.display.clear()
         self._record("shutdown", reason="signal")
+        self._seal(now)
         self._metrics(now)
         self.link.close()
         self.touch.close()
@@ -303,7 +312,41 @@ class Kiosk:
         self._watchdog(now)
         if now >= self._next_metrics_s:
             self._metrics(now)
+        if now >= self._next_seal_s:
+            self._seal(now)
         self._after(now)
+
+    # -------------------------------------------------------------- sealing
+    def _check_sealed_trail(self, now: float) -> None:
+        """A trail that no longer reaches the last seal (deleted, cut, replaced) is an alert, not a new chain."""
+        from kiosk.audit_seal import SealError, Sealer
+
+        if self.audit is None:
+            return
+        try:
+            self.sealer = Sealer(self.cfg.state_dir)
+        except SealError as exc:
+            self.sealer = None
+            self._alert(now, "audit_unsealed", f"audit trail cannot be sealed: {exc}")
+            return
+        if not self.sealer.active:
+            log.warning("audit trail not sealed: run pin-kiosk audit seal-init and keep the verification key")
+            return
+        problem = self.sealer.check_trail(self.audit)
+        if problem is not None:
+            log.error("audit trail short: %s", problem)
+            self._record("audit.trail_short", reason=problem)
+            self._alert(now, "audit_trail_short", f"audit trail missing or shorter than sealed: {problem}")
+
+    def _seal(self, now: float) -> None:
+        """Seal what was recorded since the last seal, then forget this epoch's key."""
+        self._next_seal_s = now + self.cfg.state.seal_interval_s
+        if self.audit is None or self.sealer is None:
+            return
+        try:
+            self.sealer.seal(self.audit)
+        except (OSError, ValueError) as exc:
+            log.error("audit trail not sealed: %s", exc)
 
     # ------------------------------------------------------------- technician
     def start_technician(self, kind: str, technician: str, now: float) -> bool:
@@ -361,6 +404,7 @@ class Kiosk:
                 self.calibration_source = "active"
                 was = self.drift.level
                 self.drift.reset_baseline()
+                self.drift_pool.wipe()  # sessions typed on the old calibration are not its baseline
                 self._drift_changed(LevelChange(was, "ok", "calibrated") if was != "ok" else None, now)
                 self._record("calibration", technician=out.technician, outcome="accepted",
                              rms_mm=out.rms_mm, max_mm=out.max_mm, points=len(out.fit_residuals_mm),
@@ -401,7 +445,7 @@ class Kiosk:
                 if e.type == "session.ended" and self.audit is not None:
                     # the chain head after the session's end record: the console keeps it, so a
                     # rewritten trail no longer matches what the clerk's PC saw
-                    fields = {**fields, "audit_head": self.audit.head}
+                    fields = {**fields, "audit_head": self.audit.head, "audit_seq": self.audit.seq}
                 self.link.send(e.type, now, **fields)
                 if e.type == "pin.result":
                     r = e.fields["result"]
@@ -416,7 +460,9 @@ class Kiosk:
         summary = self.session_drift.summary()
         self.session_drift.wipe()
         self._last_char_key = self._erased_key = self._down_key = None
-        self._drift_changed(self.drift.add_session(summary, e.wrong_pin), now)
+        pool = self.drift_pool.add(summary, e.wrong_pin)
+        if pool:  # the drift figures move only by several sessions at once: none shows one PIN's length
+            self._drift_changed(add_pool(self.drift, pool), now)
         self._metrics(now)
 
     def _drift_changed(self, change: Any, now: float, measured_mm: float | None = None) -> None:
@@ -478,10 +524,11 @@ class Kiosk:
         }
         if self.audit is not None:
             fields["audit_head"] = self.audit.head
+            fields["audit_seq"] = self.audit.seq  # with the head: the console's anchor (audit verify --anchor)
         return fields
 
     def _metrics(self, now: float) -> None:
-        from kiosk.metrics import METRICS_FILE, MetricsSnapshot, write_metrics
+        from kiosk.metrics import METRICS_FILE, MetricsSnapshot, status_text, write_metrics
 
         self._next_metrics_s = now + METRICS_EVERY_S
         st = self.drift.status()
@@ -496,6 +543,9 @@ class Kiosk:
             write_metrics(self.cfg.metrics_dir / METRICS_FILE, snap)
         except OSError as exc:
             log.error("metrics not written: %s", exc)
+        status = status_text(snap)
+        if self.notifier is not None and status != self._status_sent:
+            self._status_sent = status if self.notifier.status(status) else None
 
     def _watchdog(self, now: float) -> None:
         if self.notifier is None or self._watchdog_s is None or now < self._next_watchdog_s:
@@ -580,6 +630,7 @@ class Kiosk:
         if self._watchdog_s is not None:
             deadlines.append(self._next_watchdog_s)
         deadlines.append(self._next_metrics_s)
+        deadlines.append(self._next_seal_s)
         if self._mouse:
             deadlines.append(now + MOUSE_POLL_S)  # SDL gives no fd to wait on: desktop demo only
         due = min((d for d in deadlines if d is not None and math.isfinite(d)), default=None)

@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 21 cards vanished from a ward office that kept no record of who handled what
-(shared/PRODUCT.md).  This module keeps that record: one JSON object per line
+(docs/product.md).  This module keeps that record: one JSON object per line
 in ``<state dir>/audit.jsonl``, appended and fsynced per record through
 ``kiosk.durable.append_record``.
 
@@ -23,6 +23,12 @@ kind, an unknown or missing field, a value of the wrong type, and any
 ``kiosk.pin.Pin`` or bytes value, so a PIN (or which keys were pressed)
 cannot be written even by mistake.  ``verify_chain`` applies the same
 whitelist to what it reads.
+
+*Time.*  The order of the trail is ``seq``.  ``ts`` is the wall clock, but never
+earlier than the record before it (the last record's time is read at open): a
+Raspberry Pi has no RTC and starts with a clock that NTP later moves, maybe back,
+and a trail whose times run backwards would read as tampering.  Each ``boot``
+record names the kernel's boot id and whether the clock was synchronised then.
 
 *Power cuts.*  A line without its newline is the record being written when
 the power went.  ``verify_chain`` reports it (the file is not whole), and
@@ -146,7 +152,11 @@ _OPT_INT = Field("int", lo=0, hi=10_000, optional=True)
 #: are the ones ``kiosk.session`` puts in its ``ToAudit`` effects, so the app can write
 #: ``trail.record(effect.kind, **effect.fields)``.
 KINDS: dict[str, dict[str, Field]] = {
-    "boot": {"version": Field("ident"), "terminal": Field("ident"), "boot": Field("ident")},
+    # kernel_boot: the kernel's boot id; clock: whether the wall clock was synchronised (a Pi has
+    # no RTC: before NTP its clock may be hours behind, so an auditor knows which times to trust)
+    "boot": {"version": Field("ident"), "terminal": Field("ident"), "boot": Field("ident"),
+             "kernel_boot": Field("ident", max_len=64, optional=True),
+             "clock": _choice("synced", "unsynced", optional=True)},
     "shutdown": {"reason": Field("ident")},
     "config.loaded": {"source": Field("text", max_len=512), "sha256": Field("sha256")},
     "session.start": {"session": _SESSION, "operator": Field("ident", optional=True),
@@ -182,6 +192,10 @@ KINDS: dict[str, dict[str, Field]] = {
     "audit.quarantined": {"file": Field("ident"), "bytes": Field("int", lo=1, hi=2**40),
                           "after_seq": Field("int", lo=0, hi=2**62)},
     "audit.chain_broken": {"line": Field("int", lo=1, hi=2**62), "reason": Field("text", max_len=256)},
+    # forward-secure seal over the record before it (kiosk.audit_seal)
+    "audit.seal": {"epoch": Field("int", lo=0, hi=2**62), "tag": Field("sha256")},
+    # at start the trail did not reach the last seal: deleted, cut shorter or replaced
+    "audit.trail_short": {"reason": Field("text", max_len=256)},
 }
 
 
@@ -234,6 +248,11 @@ def render_record(seq: int, ts: str, kind: str, fields: Mapping[str, Any], prev:
 def utc_iso(t_s: float) -> str:
     """UTC ISO 8601 with milliseconds, as the console frames carry it."""
     return datetime.fromtimestamp(t_s, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_utc_iso(text: str) -> float:
+    """The Unix time of a ``utc_iso`` string (ValueError if it is not one)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 # -- verification ----------------------------------------------------------------
@@ -368,8 +387,13 @@ class AuditTrail:
         records = read_records(self.path)
         self.seq = len(records.lines)
         self.head = GENESIS
+        self._last_ts_s = float("-inf")
         if records.lines:
             last = records.lines[-1]
+            try:
+                self._last_ts_s = parse_utc_iso(json.loads(last)["ts"])
+            except (ValueError, KeyError, TypeError):
+                pass  # a mangled last line: its time is unknown, the chain break is reported below
             try:
                 self.head = json.loads(last)["hash"]
                 if not isinstance(self.head, str) or not _SHA256.fullmatch(self.head):
@@ -399,11 +423,24 @@ class AuditTrail:
             raise RuntimeError("audit trail is closed")
         checked = check_fields(kind, fields)
         with self._write_lock:
-            line = render_record(self.seq + 1, utc_iso(self._clock()), kind, checked, self.head)
+            now_s = max(self._clock(), self._last_ts_s)  # never before the record before it
+            self._last_ts_s = now_s
+            line = render_record(self.seq + 1, utc_iso(now_s), kind, checked, self.head)
             append_record(self.path, line)
             self.seq += 1
             self.head = json.loads(line)["hash"]
             return self.head
+
+    def hash_at(self, seq: int) -> str | None:
+        """The ``hash`` of record ``seq`` as the file holds it now (None if there is no such record)."""
+        lines = read_records(self.path).lines
+        if not 1 <= seq <= len(lines):
+            return None
+        try:
+            value = json.loads(lines[seq - 1]).get("hash")
+        except (ValueError, AttributeError):
+            return None
+        return value if isinstance(value, str) else None
 
     def close(self) -> None:
         if self._lock_fd is not None:

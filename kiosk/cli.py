@@ -53,12 +53,12 @@ def common_options() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("common options")
     S = argparse.SUPPRESS
-    g.add_argument("--config", metavar="FILE", default=S, help="TOML configuration (default: config/demo.toml)")
+    g.add_argument("--config", metavar="FILE", default=S, help="TOML configuration (default: /etc/pin-kiosk/kiosk.toml on a terminal, config/demo.toml in a checkout)")
     g.add_argument("--touch", metavar="SPEC", default=S, help="touch source: evdev:PATH|evdev:auto|events:PATH|evemu:PATH|mouse")
     g.add_argument("--card", metavar="SPEC", default=S, help="card backend: pcsc[:READER]|sim")
     g.add_argument("--serial", metavar="PORT", default=S, help="staff console port: device path or pyserial URL")
     g.add_argument("--state-dir", metavar="DIR", default=S, help="where calibration, audit, journal and metrics live")
-    g.add_argument("--video", metavar="DRIVER", default=S, help="SDL video driver: kmsdrm, x11, wayland, dummy")
+    g.add_argument("--video", metavar="DRIVER", default=S, help="kms (DRM, no EGL) or an SDL video driver: x11, wayland, dummy")
     g.add_argument("--log-level", choices=LEVELS, default=S, help="stderr log level (default: from config)")
     g.add_argument("--debug", action="store_true", default=S, help="print a traceback on internal errors")
     return p

@@ -22,10 +22,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-#: The shipped configs live beside the packages (the kiosk is installed from a checkout).
+#: The shipped configs live beside the packages: ``config/`` in a checkout, and
+#: ``/usr/share/pin-kiosk/config/`` in the Debian package (the modules are in /usr/share/pin-kiosk).
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 DEMO_CONFIG = CONFIG_DIR / "demo.toml"
 PRODUCTION_CONFIG = CONFIG_DIR / "kiosk.toml"
+#: The terminal's own configuration (a conffile of the Debian package).
+SYSTEM_CONFIG = Path("/etc/pin-kiosk/kiosk.toml")
+
+
+def default_config_path() -> Path:
+    """What ``--config`` means when it is not given.
+
+    In a checkout (``pyproject.toml`` beside ``config/``) the demo config, always: a
+    developer's tests must not change with what a package put in /etc.  Installed, the
+    terminal's ``/etc/pin-kiosk/kiosk.toml`` when it exists, so ``pin-kiosk audit`` and
+    the other subcommands work on a terminal without ``--config``; else the demo config.
+    """
+    if (CONFIG_DIR.parent / "pyproject.toml").is_file():
+        return DEMO_CONFIG
+    return SYSTEM_CONFIG if SYSTEM_CONFIG.is_file() else DEMO_CONFIG
 
 
 class ConfigError(Exception):
@@ -61,7 +77,7 @@ class ScreenConfig:
     height_px: int = _f(480, lo=240, hi=7680, doc="screen height in pixels")
     width_mm: float = _f(154.2, lo=30, hi=1000, doc="visible width in millimetres")
     height_mm: float = _f(85.9, lo=30, hi=1000, doc="visible height in millimetres")
-    video: str = _f("kmsdrm", doc="SDL video driver: kmsdrm, x11, wayland, dummy, ...")
+    video: str = _f("kms", doc="kms (the panel through DRM dumb buffers, no EGL), or an SDL video driver: x11, wayland, dummy, ...")
     fullscreen: bool = _f(True, doc="fullscreen, cursor hidden")
     font_path: str = _f("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
                         doc="font with Japanese glyphs")
@@ -134,6 +150,8 @@ class DriftConfig:
     check_rms_mm: float = _f(1.5, lo=0.1, hi=20, doc="drift check: pass when rms error is at most this")
     check_max_mm: float = _f(3.0, lo=0.1, hi=30, doc="drift check: pass when the largest error is at most this")
     baseline_taps: int = _f(500, lo=4, hi=100000, doc="taps after a calibration that form the baseline")
+    pool_sessions: int = _f(5, lo=1, hi=100,
+                            doc="drift figures move only after this many sessions, pooled: none follows one PIN's length")
     technician_timeout_s: float = _f(60.0, lo=5, hi=3600,
                                      doc="calibration or drift check ends, nothing changed, after this long without a tap")
 
@@ -141,6 +159,8 @@ class DriftConfig:
 @dataclass(frozen=True)
 class StateConfig:
     dir: str = _f("/var/lib/pin-kiosk", doc="calibration, audit log, console journal, metrics")
+    seal_interval_s: float = _f(300.0, lo=1, hi=86400,
+                                doc="seal the audit trail this often (pin-kiosk audit seal-init sets sealing up)")
 
 
 @dataclass(frozen=True)
@@ -182,6 +202,18 @@ class Config:
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Tables as plain dicts (for ``pin-kiosk config --json``)."""
         return {t.name: dataclasses.asdict(getattr(self, t.name)) for t in _tables()}
+
+
+def require_terminal_id(cfg: Config) -> None:
+    """A terminal that runs must be named: the shipped /etc/pin-kiosk/kiosk.toml leaves it empty.
+
+    Two terminals both called by a default name would mix their console frames, audit
+    trails and fleet series; so the package ships ``id = ""`` and ``pin-kiosk run`` and
+    ``pin-kiosk config`` refuse it (exit 2) until the deployer sets it.
+    """
+    if not cfg.terminal.id.strip():
+        raise ConfigError(cfg.source, "terminal.id",
+                          "unset: name this terminal (its console frames, audit trail and metrics carry it)")
 
 
 def _tables() -> list[dataclasses.Field]:
@@ -257,12 +289,12 @@ OVERRIDES = {
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
-    """Read and validate ``path`` (default: the shipped demo config), then apply overrides.
+    """Read and validate ``path`` (default: ``default_config_path()``), then apply overrides.
 
     ``overrides`` maps ``OVERRIDES`` names (``touch``, ``card``, ``serial``,
     ``state_dir``, ``video``) or ``"table.key"`` to values; None values are ignored.
     """
-    path = Path(path) if path is not None else DEMO_CONFIG
+    path = Path(path) if path is not None else default_config_path()
     file = str(path)
     try:
         with open(path, "rb") as fh:

@@ -75,15 +75,19 @@ def format_metrics(snap: MetricsSnapshot, now_s: float) -> str:
     if snap.drift_level not in DRIFT_LEVELS:
         raise ValueError(f"unknown drift level {snap.drift_level!r}")
     out: list[str] = []
+    # Every series carries the terminal's id: a fleet query groups, filters and names
+    # terminals by it, whatever the node_exporter target's instance label happens to be.
+    terminal = f'terminal="{_escape(snap.terminal)}"'
 
     def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
         out.append(f"# HELP pin_kiosk_{name} {help_text}")
         out.append(f"# TYPE pin_kiosk_{name} {kind}")
         for labels, value in samples:
-            out.append(f"pin_kiosk_{name}{labels} {_num(value)}")
+            inner = labels.strip("{}")
+            out.append(f"pin_kiosk_{name}{{{terminal}{',' + inner if inner else ''}}} {_num(value)}")
 
     metric("build_info", "gauge", "Version of the kiosk software and the terminal it runs on (always 1).",
-           [(f'{{version="{_escape(snap.version)}",terminal="{_escape(snap.terminal)}",'
+           [(f'{{version="{_escape(snap.version)}",'
              f'python="{_escape(platform.python_version())}"}}', 1)])
     metric("sessions_total", "counter", "Citizen PIN entries since the kiosk started, by result.",
            [(f'{{result="{r}"}}', int(snap.sessions_by_result.get(r, 0))) for r in SESSION_RESULTS])
@@ -105,6 +109,18 @@ def format_metrics(snap: MetricsSnapshot, now_s: float) -> str:
     metric("metrics_written_timestamp_seconds", "gauge",
            "Unix time this file was written; a stale value means a stuck or dead kiosk.", [("", float(now_s))])
     return "\n".join(out) + "\n"
+
+
+def status_text(snap: MetricsSnapshot) -> str:
+    """The one line ``systemctl status pin-kiosk`` shows (sd_notify ``STATUS=``), from the same facts.
+
+    ``console up, reader present, touch present, drift ok, 12 sessions``: what a technician at
+    the terminal needs first.  No session detail: STATUS= is readable by every local user.
+    """
+    sessions = sum(int(v) for v in snap.sessions_by_result.values())
+    return (f"console {'up' if snap.link_up else 'DOWN'}, reader {'present' if snap.card_reader_present else 'MISSING'}, "
+            f"touch {'present' if snap.touch_present else 'MISSING'}, drift {snap.drift_level}, "
+            f"{sessions} session{'' if sessions == 1 else 's'}")
 
 
 def write_metrics(path: Path | str, snapshot: MetricsSnapshot, now_s: float | None = None) -> None:

@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 Every fact about what a PIN may contain lives in ``PIN_RULES`` (from the card
-issuer's public rules, see shared/PRODUCT.md): the keypad reads it to decide
+issuer's public rules, see docs/product.md): the keypad reads it to decide
 which keys exist, the session reads it to decide when Enter is enabled, the
 card driver reads ``max_tries``.  Nobody else encodes these facts.
 

@@ -208,7 +208,7 @@ KIOSK_FRAMES: dict[str, FrameSchema] = {
     "status": _schema({
         "state": WORD, "link": _choice("down", "greeting", "up"),
         "reader": _bool, "card": _bool, "touch": _bool, "rx_errors": COUNT,
-        "drift": DRIFT_SUMMARY, "audit_head": HEX_DIGEST, "session": _bool,
+        "drift": DRIFT_SUMMARY, "audit_head": HEX_DIGEST, "audit_seq": COUNT, "session": _bool,
         "calibrated": _bool, "journal_frames": COUNT, "rx_unauthenticated": COUNT,
         "authenticated": _bool, "rx_rate_limited": COUNT,
     }, reliable=False),
@@ -222,7 +222,8 @@ KIOSK_FRAMES: dict[str, FrameSchema] = {
     "card.counter": _schema({"pin_type": _choice(*PIN_TYPES), "tries_left": TRIES,
                              "reason": _choice("removed_during_verify"), "card": _choice("same", "other")},
                             ("pin_type", "reason", "card")),
-    "session.ended": _schema({"reason": WORD, "cleared": lambda v: v is True, "audit_head": HEX_DIGEST},
+    "session.ended": _schema({"reason": WORD, "cleared": lambda v: v is True, "audit_head": HEX_DIGEST,
+                              "audit_seq": COUNT},
                              ("reason", "cleared")),
     "drift": _schema({"level": LEVEL, "shift_mm": MM, "shift_x_mm": MM, "shift_y_mm": MM,
                       "taps": COUNT, "key_fraction": _number(0.0, 100.0), "message": TEXT},

@@ -1,25 +1,22 @@
 #!/bin/sh
-# Install pin-kiosk as a service on Raspberry Pi OS (bookworm) or Debian 12.
+# Install pin-kiosk on a terminal: a thin wrapper around the Debian package.
 #
-#   sudo systemd/install.sh [--prefix /opt/pin-kiosk] [--touch-usb VID:PID[:SERIAL] | --touch-name NAME]
-#                           [--console-usb VID:PID[:SERIAL]] [--no-packages]
-#   systemd/install.sh --root DIR --files-only ...   stage the files under DIR only (tests, images)
-#   systemd/install.sh --print-rules [device options]  print the udev rules it would install
+#   sudo systemd/install.sh [PACKAGE.deb] [--touch-usb VID:PID[:SERIAL] | --touch-name NAME]
+#                           [--console-usb VID:PID[:SERIAL]]
+#   systemd/install.sh --print-rules [device options]   print the udev rules it would install
 #
-# What it does (each step says so): apt packages; the checkout copied to PREFIX with its
-# venv; the pin-kiosk system user (sysusers.d); the unit, udev rules, polkit rule and
-# serial modules, the daily audit check timer; /etc/pin-kiosk/kiosk.toml if there is none (never overwritten);
-# checks that pcscd does not log APDUs; enables pcscd.socket and pin-kiosk.service and
-# boots to the console target (no display manager: the kiosk is the DRM master).
+# It installs the package with apt (default: the newest build/deb/pin-kiosk_*_all.deb of this
+# checkout, made by "scripts/dev package"), and, when devices are named, writes
+# /etc/udev/rules.d/99-pin-kiosk.rules, which overrides the package's catch-all
+# /lib/udev/rules.d/99-pin-kiosk.rules.  Everything else (unit, user, polkit, modules,
+# /etc/pin-kiosk/kiosk.toml, removal, upgrades) is the package's: "apt purge pin-kiosk" undoes it.
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(dirname "$HERE")
-ROOT=""
-PREFIX=/opt/pin-kiosk
-FILES_ONLY=no
-PACKAGES=yes
+DEB=""
 PRINT_RULES=no
+NAMED=no
 TOUCH_MATCH='ENV{ID_INPUT_TOUCHSCREEN}=="1"'
 CONSOLE_MATCH='KERNEL=="ttyUSB[0-9]*|ttyACM[0-9]*"'
 
@@ -40,23 +37,19 @@ usb_match() {
 
 while [ $# -gt 0 ]; do
     case "$1" in
-        --root) [ $# -ge 2 ] || die "--root wants a directory"; ROOT=$2; shift ;;
-        --prefix) [ $# -ge 2 ] || die "--prefix wants a directory"; PREFIX=$2; shift ;;
-        --files-only) FILES_ONLY=yes ;;
-        --no-packages) PACKAGES=no ;;
         --print-rules) PRINT_RULES=yes ;;
-        --touch-usb) [ $# -ge 2 ] || die "--touch-usb wants VID:PID[:SERIAL]"; TOUCH_MATCH=$(usb_match "$2" --touch-usb); shift ;;
+        --touch-usb) [ $# -ge 2 ] || die "--touch-usb wants VID:PID[:SERIAL]"; TOUCH_MATCH=$(usb_match "$2" --touch-usb); NAMED=yes; shift ;;
         --touch-name)
             [ $# -ge 2 ] || die "--touch-name wants the input device name"
             echo "$2" | grep -q '["\\]' && die "--touch-name must not contain quotes or backslashes"
-            TOUCH_MATCH="ATTRS{name}==\"$2\""; shift ;;
-        --console-usb) [ $# -ge 2 ] || die "--console-usb wants VID:PID[:SERIAL]"; CONSOLE_MATCH=$(usb_match "$2" --console-usb); shift ;;
-        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+            TOUCH_MATCH="ATTRS{name}==\"$2\""; NAMED=yes; shift ;;
+        --console-usb) [ $# -ge 2 ] || die "--console-usb wants VID:PID[:SERIAL]"; CONSOLE_MATCH=$(usb_match "$2" --console-usb); NAMED=yes; shift ;;
+        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *.deb) DEB=$1 ;;
         *) die "unknown option '$1' (see --help)" ;;
     esac
     shift
 done
-case "$PREFIX" in /*) ;; *) die "--prefix must be an absolute path" ;; esac
 
 render_udev_rules() {
     cat <<EOF
@@ -83,81 +76,20 @@ if [ "$PRINT_RULES" = yes ]; then
     exit 0
 fi
 
-[ "$FILES_ONLY" = yes ] || [ "$(id -u)" = 0 ] || die "run as root (sudo), or use --root DIR --files-only"
-[ "$FILES_ONLY" = yes ] || [ -z "$ROOT" ] || die "--root is for staging: add --files-only"
-
-put() {  # put MODE SOURCE-FILE DEST (DEST under ROOT)
-    install -D -m "$1" "$2" "$ROOT$3"
-    say "installed $3"
-}
-
-if [ "$FILES_ONLY" = no ] && [ "$PACKAGES" = yes ]; then
-    say "installing packages"
-    apt-get update
-    apt-get install -y --no-install-recommends python3 python3-venv python3-dev build-essential swig \
-        libpcsclite-dev pcscd fonts-noto-cjk libsdl2-2.0-0 libsdl2-ttf-2.0-0
+[ "$(id -u)" = 0 ] || die "run as root (sudo)"
+if [ -z "$DEB" ]; then
+    DEB=$(ls -t "$SRC"/build/deb/pin-kiosk_*_all.deb 2>/dev/null | head -n 1 || true)
+    [ -n "$DEB" ] || die "no package: run scripts/dev package first, or name the .deb"
 fi
+[ -f "$DEB" ] || die "no such package file: $DEB"
+case "$DEB" in /*) ;; *) DEB=$(pwd)/$DEB ;; esac
 
-if [ "$FILES_ONLY" = no ] && [ "$SRC" != "$PREFIX" ]; then
-    say "copying $SRC to $PREFIX"
-    mkdir -p "$PREFIX"
-    (cd "$SRC" && tar --exclude=.git --exclude=.venv --exclude=__pycache__ -cf - .) | (cd "$PREFIX" && tar -xf -)
+say "installing $DEB"
+apt-get install -y "$DEB"
+if [ "$NAMED" = yes ]; then
+    render_udev_rules > /etc/udev/rules.d/99-pin-kiosk.rules
+    say "wrote /etc/udev/rules.d/99-pin-kiosk.rules"
+    udevadm control --reload
+    udevadm trigger --subsystem-match=input --subsystem-match=tty --action=add
 fi
-if [ "$FILES_ONLY" = no ]; then
-    say "creating $PREFIX/.venv"
-    python3 -m venv "$PREFIX/.venv"
-    "$PREFIX/.venv/bin/pip" install --quiet "$PREFIX"
-fi
-
-# pcscd -a / --apdu logs every APDU, and a VERIFY APDU carries the citizen's PIN in clear.
-pcscd_logs_apdus() {
-    for f in "$ROOT/etc/default/pcscd" "$ROOT/lib/systemd/system/pcscd.service" \
-             "$ROOT/etc/systemd/system/pcscd.service" "$ROOT"/etc/systemd/system/pcscd.service.d/*.conf; do
-        [ -f "$f" ] || continue
-        if grep -v '^[[:space:]]*#' "$f" | grep -Eq -- '(^|[[:space:]"=])(-a|--apdu)([[:space:]"]|$)'; then
-            echo "${f#"$ROOT"}"
-            return 0
-        fi
-    done
-    return 1
-}
-if where=$(pcscd_logs_apdus); then
-    echo "install.sh: pcscd is configured with -a/--apdu in $where, which logs PINs: remove it first" >&2
-    exit 1
-fi
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-for unit in pin-kiosk.service pin-kiosk-audit-verify.service pin-kiosk-audit-verify.timer; do
-    sed "s#/opt/pin-kiosk#$PREFIX#g" "$HERE/$unit" > "$tmp/$unit"
-    put 0644 "$tmp/$unit" "/etc/systemd/system/$unit"
-done
-render_udev_rules > "$tmp/99-pin-kiosk.rules"
-put 0644 "$tmp/99-pin-kiosk.rules" /etc/udev/rules.d/99-pin-kiosk.rules
-put 0644 "$HERE/polkit-60-pin-kiosk.rules" /etc/polkit-1/rules.d/60-pin-kiosk.rules
-put 0644 "$HERE/pin-kiosk.sysusers" /etc/sysusers.d/pin-kiosk.conf
-put 0644 "$HERE/pin-kiosk.modules" /etc/modules-load.d/pin-kiosk.conf
-if [ -e "$ROOT/etc/pin-kiosk/kiosk.toml" ]; then
-    say "kept the existing /etc/pin-kiosk/kiosk.toml"
-else
-    put 0644 "$SRC/config/kiosk.toml" /etc/pin-kiosk/kiosk.toml
-fi
-
-if [ "$FILES_ONLY" = yes ]; then
-    say "files staged under ${ROOT:-/}; nothing started"
-    exit 0
-fi
-
-say "creating the pin-kiosk user"
-systemd-sysusers /etc/sysusers.d/pin-kiosk.conf
-say "loading serial modules, reloading udev and systemd"
-systemctl restart systemd-modules-load.service || true
-udevadm control --reload
-udevadm trigger --subsystem-match=input --subsystem-match=tty --action=add
-systemctl daemon-reload
-systemctl set-default multi-user.target
-systemctl enable pcscd.socket pin-kiosk.service pin-kiosk-audit-verify.timer
-systemctl restart pcscd.socket
-systemctl restart pin-kiosk.service
-systemctl start pin-kiosk-audit-verify.timer
-say "done: systemctl status pin-kiosk; journalctl -u pin-kiosk -f"
+say "next: set terminal.id and [screen] in /etc/pin-kiosk/kiosk.toml, run 'pin-kiosk config', then 'systemctl enable --now pin-kiosk'"

@@ -268,19 +268,16 @@ class PrimaryContactTracker:
         # A contact touches the glass when it has a tracking id, no hover distance, is
         # not a palm, and BTN_TOUCH (``glass``) does not say that nothing touches: a
         # hovering finger presses nothing, a resting palm neither presses nor keeps
-        # the other hand from pressing.
+        # the other hand from pressing.  (The test is written out inline: this runs
+        # for every frame of every touch.)
         slots = self._slots
         self._a_cur = None
-
-        def touching(v: list) -> bool:
-            return glass and v[0] >= 0 and not v[4] and v[5] != _PALM
-
         if self._active:
             s = slots.get(self._primary_slot)
             if s is not None and s[0] == self._primary_tid:
                 if s[5] == _PALM:      # the kernel reclassified it: never a tap
                     self._emit_cancel(t_s, out)
-                elif not touching(s):  # lifted into hover (distance or BTN_TOUCH 0): released
+                elif not glass or s[4]:  # lifted into hover (distance or BTN_TOUCH 0): released
                     self._up(t_s, out)
                 else:
                     self._move(t_s, s[1], s[2], s[3], out)
@@ -288,16 +285,17 @@ class PrimaryContactTracker:
             else:
                 slot = self._primary_slot
                 self._up(t_s, out)
-                if s is not None and touching(s) and not any(
-                        touching(v) for k, v in slots.items() if k != slot):
+                if (glass and s is not None and s[0] >= 0 and not s[4] and s[5] != _PALM
+                        and not any(v[0] >= 0 and not v[4] and v[5] != _PALM
+                                    for k, v in slots.items() if k != slot)):
                     # a new tracking id replaced the primary's in its slot, alone on the
                     # glass: the old contact ended and a new one began there
                     self._primary_slot, self._primary_tid = slot, s[0]
                     self._down(t_s, s[1], s[2], s[3], out)
                     return
-            self._blocked = any(touching(v) for v in slots.values())
+            self._blocked = glass and any(v[0] >= 0 and not v[4] and v[5] != _PALM for v in slots.values())
             return
-        live = [k for k, v in slots.items() if touching(v)]
+        live = [k for k, v in slots.items() if v[0] >= 0 and not v[4] and v[5] != _PALM] if glass else None
         if not live:
             self._blocked = False
         elif not self._blocked:

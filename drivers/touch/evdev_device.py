@@ -57,7 +57,6 @@ def touchscreen_rank(device) -> int:
 
 def find_touchscreen() -> str | None:
     """The best-ranked touchscreen, first in order, preferring stable /dev/input/by-id names."""
-    import evdev
     seen: set[str] = set()
     best, best_rank = None, 0
     for path in sorted(glob.glob("/dev/input/by-id/*-event-*")) + sorted(glob.glob("/dev/input/event*")):
@@ -66,7 +65,7 @@ def find_touchscreen() -> str | None:
             continue
         seen.add(real)
         try:
-            device = evdev.InputDevice(path)
+            device = open_input_device(path)
         except OSError:
             continue
         try:
@@ -78,6 +77,27 @@ def find_touchscreen() -> str | None:
     return best
 
 
+#: EVIOCGVERSION = _IOR('E', 0x01, int): answered by every evdev node, refused by anything else
+EVIOCGVERSION = 0x80044501
+
+
+def open_input_device(path: str):
+    """``evdev.InputDevice(path)``, without leaking a descriptor when ``path`` is not an evdev node.
+
+    python-evdev 1.6 (Debian 12's python3-evdev, what a terminal runs) opens the node and
+    then asks its ioctls; when they fail (a FIFO, a tty, a driver gone) the descriptor stays
+    open, and a touch source that retries every few seconds would run out of them.  So the
+    node is asked here first, on a descriptor that is always closed.
+    """
+    import evdev
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        fcntl.ioctl(fd, EVIOCGVERSION, bytearray(4))
+    finally:
+        os.close(fd)
+    return evdev.InputDevice(path)
+
+
 class EvdevSource(FdSource):
     def __init__(self, path: str, cfg: TouchConfig) -> None:
         from drivers.touch.event_stream import config_axes
@@ -87,14 +107,13 @@ class EvdevSource(FdSource):
         self._drops_seen = 0
 
     def _open_fd(self, now_s: float) -> int:
-        import evdev
         path = self.path
         if path == "auto":
             found = find_touchscreen()
             if found is None:
                 raise OSError(2, "no touchscreen found (INPUT_PROP_DIRECT with X/Y axes)")
             path = found
-        device = evdev.InputDevice(path)  # raises OSError when missing
+        device = open_input_device(path)  # raises OSError when missing or not an evdev node
         try:
             axes = device_axes(device)
             device.grab()

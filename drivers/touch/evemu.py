@@ -17,13 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from drivers.touch.events import Event, read_evemu_header, stream_evemu_events
+import logging
+
+from drivers.touch.events import EvemuError, Event, read_evemu_header, stream_evemu_events
 from drivers.touch.source import TouchSource
 from drivers.touch.taps import Contact
 from kiosk.config import TouchConfig
 
 #: Events released per ``read`` in fast mode: a bounded slice of work per loop turn.
 FAST_BATCH_EVENTS = 4096
+
+log = logging.getLogger("pin_kiosk.touch")
 
 
 def _time_s(event: Event) -> float:
@@ -41,7 +45,9 @@ class EvemuSource(TouchSource):
     def _rewind(self) -> None:
         self._close_stream()
         self._events: Generator[Event, None, None] = stream_evemu_events(self.path)
-        self._peek: Event | None = next(self._events, None)
+        self._peek: Event | None = None
+        self._bad = ""
+        self._peek = self._next_event()
         self._t0_s = _time_s(self._peek) if self._peek is not None else 0.0
         self._start_s: float | None = None
         self.finished = False
@@ -49,8 +55,18 @@ class EvemuSource(TouchSource):
         if self._peek is None:
             self._finish()
 
+    def _next_event(self) -> Event | None:
+        """The next event, or None at the end or at a malformed line (which ends the replay)."""
+        try:
+            return next(self._events, None)
+        except EvemuError as exc:
+            self._bad = str(exc)
+            log.warning("touch replay stopped: %s", exc)
+            return None
+
     def _finish(self) -> None:
-        self.present, self.absent_reason, self.finished = False, "end of recording", True
+        self.present, self.finished = False, True
+        self.absent_reason = f"recording unreadable: {self._bad}" if self._bad else "end of recording"
 
     def wakeup_s(self, now_s: float) -> float | None:
         if self.finished:
@@ -67,10 +83,10 @@ class EvemuSource(TouchSource):
             self.pipeline.time_offset_s = now_s - self._t0_s
         due_s = float("inf") if self.fast else self._t0_s + (now_s - self._start_s)
         batch: list[Event] = []
-        peek, events = self._peek, self._events
+        peek = self._peek
         while peek is not None and _time_s(peek) <= due_s and len(batch) < FAST_BATCH_EVENTS:
             batch.append(peek)
-            peek = next(events, None)
+            peek = self._next_event()
         self._peek = peek
         out = self.pipeline.feed(batch) if batch else []
         if peek is None:

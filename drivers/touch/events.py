@@ -168,15 +168,16 @@ def stream_evemu_events(path: str | Path) -> Iterator[Event]:
 def read_evemu_header(path: str | Path) -> EvemuRecording:
     """A recording's device description without its events (``NAME.desc`` for old recordings).
 
-    The file is read line by line once, keeping only header lines, so a huge
-    recording costs no memory here; every line is still checked, so a file
-    that is not evemu is refused before a replay starts.
+    The file is read line by line, keeping only header lines, so a huge
+    recording costs no memory here.  ``E:`` lines are left to the replay
+    (``stream_evemu_events`` checks each when it reaches it).
     """
     path = Path(path)
     rec = EvemuRecording()
     with open(path, encoding="utf-8", errors="replace") as f:
         for lineno, line in enumerate(f, 1):
-            _parse_line(rec, line.rstrip("\n"), str(path), lineno)
+            if not line.startswith("E:"):
+                _parse_line(rec, line.rstrip("\n"), str(path), lineno)
     if not rec.has_description:
         desc = find_evemu_description(path)
         if desc is None:
@@ -203,7 +204,16 @@ def find_evemu_description(path: Path) -> Path | None:
 
 
 def load_evemu(path: str | Path) -> EvemuRecording:
-    """Read a whole recording into memory (tests and benchmarks; replay streams instead)."""
-    rec = read_evemu_header(path)
-    rec.events = list(stream_evemu_events(path))
+    """Read a whole recording into memory in one pass (tests and benchmarks; replay streams instead)."""
+    path = Path(path)
+    rec = parse_evemu(path.read_text(encoding="utf-8", errors="replace"), str(path))
+    if not rec.has_description:
+        desc = find_evemu_description(path)
+        if desc is None:
+            raise EvemuError(f"{path}: no device description (no A: lines and no NAME.desc beside it)")
+        events = rec.events
+        rec = parse_evemu(desc.read_text(encoding="utf-8", errors="replace"), str(desc))
+        rec.events = events
+    if not rec.has_description:
+        raise EvemuError(f"{path}: device description has no absolute axes")
     return rec

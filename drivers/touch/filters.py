@@ -97,27 +97,24 @@ class Debounce:
         self._held: list[Frame] | None = None  # a suspect contact's frames, not yet released
 
     def __call__(self, f: Frame) -> Frame | list[Frame] | None:
-        kind, t_s = f[0], f[1]
         held = self._held
-        if kind == "down":
-            if t_s - self._released_s < self.debounce_s:
-                self._held = [f]
-                return None
-            self._held = None
-            return f
-        if kind == "up" or kind == "cancel":
-            self._released_s = t_s
-            if held is None:
+        kind = f[0]
+        if held is None:  # the common case: no suspect contact
+            if kind == "move":
                 return f
-            self._held = None
-            if t_s - held[0][1] < self.debounce_s:
-                return None            # a bounce: the whole contact goes
-            held.append(f)
-            return held
-        if held is None:
+            if kind == "down":
+                if f[1] - self._released_s < self.debounce_s:
+                    self._held = [f]
+                    return None
+                return f
+            self._released_s = f[1]  # up, cancel
             return f
         held.append(f)
-        if t_s - held[0][1] >= self.debounce_s:
+        if kind == "up" or kind == "cancel":
+            self._released_s = f[1]
+            self._held = None
+            return held if f[1] - held[0][1] >= self.debounce_s else None  # a bounce goes whole
+        if f[1] - held[0][1] >= self.debounce_s:
             self._held = None          # it lasted: a real touch, released whole
             return held
         return None

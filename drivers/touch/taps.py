@@ -108,7 +108,7 @@ class AxisGuard:
     def __init__(self, axes: Axes) -> None:
         self.axes = axes
         self.mismatch = ""
-        self._swallowing = False
+        self.swallowing = False  # inside a contact that began off the axes
 
     def __call__(self, f: tuple) -> tuple | None:
         kind = f[0]
@@ -117,12 +117,12 @@ class AxisGuard:
             x, y = f[2], f[3]
             bad = [f"raw {name} {v:g} outside {r.minimum}..{r.maximum}"
                    for name, v, r in (("x", x, ax.x), ("y", y, ax.y)) if not r.minimum <= v <= r.maximum]
-            self._swallowing = bool(bad)
+            self.swallowing = bool(bad)
             if bad and not self.mismatch:
                 self.mismatch = "; ".join(bad)
-        if self._swallowing:
+        if self.swallowing:
             if kind == "up" or kind == "cancel":
-                self._swallowing = False
+                self.swallowing = False
             return None
         return f
 
@@ -152,11 +152,23 @@ class TouchPipeline:
     def frames(self, frames: list[tuple]) -> list[Contact]:
         """Contacts from already-tracked frames (the mouse source enters here)."""
         out: list[Contact] = []
-        guard = self.guard
+        guard, filters, builder = self.guard, self.filters, self.builder
         for f in frames:
-            f = guard(f)
-            if f is not None:
-                self._filter(f, 0, out)
+            if f[0] == "down" or guard.swallowing:
+                f = guard(f)
+                if f is None:
+                    continue
+            for flt in filters:
+                f = flt(f)
+                if f is None:
+                    break
+                if f.__class__ is list:  # frames a filter held back, released together
+                    after = filters.index(flt) + 1
+                    for g in f:
+                        self._filter(g, after, out)
+                    break
+            else:
+                builder(f, out)
         return out
 
     def _filter(self, f: tuple, first: int, out: list[Contact]) -> None:
@@ -166,7 +178,7 @@ class TouchPipeline:
             r = filters[i](f)
             if r is None:
                 return
-            if isinstance(r, list):     # frames a filter held back, released together
+            if r.__class__ is list:
                 for g in r:
                     self._filter(g, i + 1, out)
                 return

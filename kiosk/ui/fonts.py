@@ -199,7 +199,8 @@ def _ladder(max_px: int, min_px: int) -> list[int]:
 
 def _same_pixels(font: SizedFont, a: str, b: str) -> bool:
     sa, sb = font.render(a, True, (0, 0, 0)), font.render(b, True, (0, 0, 0))
-    return sa.get_size() == sb.get_size() and pygame.image.tobytes(sa, "RGBA") == pygame.image.tobytes(sb, "RGBA")
+    # tostring, not tobytes: the terminal's pygame is Debian's 2.1.2, which has no tobytes
+    return sa.get_size() == sb.get_size() and pygame.image.tostring(sa, "RGBA") == pygame.image.tostring(sb, "RGBA")
 
 
 def _char_tokens(text: str) -> list[str]:

@@ -299,3 +299,17 @@ def test_key_pitch_is_the_smallest_keypad_s():
     assert key_pitch_mm(geo.digits, geo.alnum) == geo.alnum.pitch_mm < geo.digits.pitch_mm
     with pytest.raises(ValueError):
         key_pitch_mm()
+
+
+def test_session_pool_hands_sessions_over_only_several_at_a_time():
+    from calibration.drift import SessionPool, SessionSummary, add_pool
+    from kiosk.config import DriftConfig
+
+    pool = SessionPool(3)
+    s = SessionSummary(0.1, -0.1, 9)
+    assert pool.add(s) == [] and pool.add(SessionSummary(0.0, 0.0, 0)) == [] and len(pool) == 1
+    assert pool.add(SessionSummary(0.2, 0.0, 17)) == []
+    batch = pool.add(SessionSummary(0.0, 0.1, 5), wrong_pin=True)
+    assert [b[0].n for b in batch] == [9, 17, 5] and batch[2][1] is True and len(pool) == 0
+    est = DriftEstimator(DriftConfig(), 10.0)
+    assert add_pool(est, batch) is None and est.taps == 31 and est.sessions == 3

@@ -1,5 +1,6 @@
 """The calibration matrix: hand-worked examples, fitting with misclicks, conversions."""
 import math
+import random
 
 import pytest
 from hypothesis import given, settings
@@ -152,3 +153,27 @@ def test_conversions_round_trip(a, b, c, d, e, f, xmin, xspan, ymin, yspan, w, h
         inv = m.inverse()
         x, y = inv.apply(*m.apply(xmin + 3, ymax - 5))
         assert math.isclose(x, xmin + 3, abs_tol=1e-6 * (1 + abs(xmin))) and math.isclose(y, ymax - 5, abs_tol=1e-6 * (1 + abs(ymax)))
+
+
+def test_two_corner_misclicks_that_fool_a_greedy_rejection_are_both_found():
+    # true map raw = (5 px, 8 px); +-1 px of tap noise; the two top corners tapped 60 px
+    # (about 11.6 mm) to the right.  Dropping the worst residual one at a time removed three
+    # good points here (5, 6, 4) and kept both misclicks; the exhaustive fit leaves out just them.
+    targets = [(round(fx * 799), round(fy * 479)) for fx, fy in
+               ((0.1, 0.1), (0.9, 0.9), (0.9, 0.1), (0.1, 0.9), (0.5, 0.5), (0.5, 0.1), (0.9, 0.5), (0.5, 0.9), (0.1, 0.5))]
+    noise = [(1, -1), (-1, 1), (1, 1), (-1, -1), (0, 1), (1, 0), (0, -1), (-1, 0), (1, -1)]
+    raws = [((x + nx + (60 if i in (0, 2) else 0)) * 5, (y + ny) * 8)
+            for i, ((x, y), (nx, ny)) in enumerate(zip(targets, noise))]
+    fit = fit_affine(targets, raws, reject_px=15.6)
+    assert sorted(fit.rejected) == [0, 2]
+    for x, y in targets:  # where a touch on each target really maps
+        px, py = fit.affine.apply(x * 5, y * 8)
+        assert math.hypot(px - x, py - y) < 2.5   # half a millimetre
+    assert fit.max_px < 3
+
+
+def test_without_a_misclick_the_fit_is_plain_least_squares():
+    rng = random.Random(5)
+    targets = [(rng.uniform(0, 800), rng.uniform(0, 480)) for _ in range(9)]
+    raws = [(x * 5 + rng.gauss(0, 2), y * 8 + rng.gauss(0, 2)) for x, y in targets]
+    assert fit_affine(targets, raws, reject_px=15.6).affine == fit_affine(targets, raws, max_rejected=0).affine

@@ -39,6 +39,10 @@ def test_ready_watchdog_from_the_loop_and_stopping(tmp_path):
         first = messages(sock, 2.0)
         assert any("READY=1" in m for m in first), first
         assert sum("WATCHDOG=1" in m for m in first) >= 3  # every quarter of the 1 s watchdog
+        # STATUS= says what a technician needs first (systemctl status), kept current
+        status = [line for m in first for line in m.splitlines() if line.startswith("STATUS=")]
+        assert status[-1] == "STATUS=console up, reader present, touch MISSING, drift ok, 0 sessions", first
+        assert any(m.startswith("READY=1\nSTATUS=console ") for m in first), first
 
         os.kill(k.proc.pid, signal.SIGSTOP)  # a hung loop
         messages(sock, 0.3)  # what was already on its way

@@ -451,3 +451,25 @@ def test_records_from_several_threads_form_one_chain(tmp_path):
             t.join()
     report = verify_chain(tmp_path / AUDIT_FILE)
     assert report.ok and report.records == 160
+
+
+def test_times_never_go_backwards_when_the_clock_does(tmp_path):
+    """A Pi without RTC: the clock at boot can be behind the last record; ts holds, seq orders."""
+    from kiosk.audit import AuditTrail, parse_utc_iso, verify_chain
+    from kiosk.boot_clock import kernel_boot_id
+    now = [1_790_000_000.0]
+    with AuditTrail(tmp_path, clock=lambda: now[0]) as trail:
+        trail.record("boot", version="0.1.0", terminal="t", boot="b1", kernel_boot=kernel_boot_id(), clock="synced")
+        now[0] -= 3600  # NTP moved the clock back an hour
+        trail.record("shutdown", reason="signal")
+    now[0] = 1_000_000_000.0  # the next boot starts in 2001 (no RTC, no fake-hwclock)
+    with AuditTrail(tmp_path, clock=lambda: now[0]) as trail:
+        trail.record("boot", version="0.1.0", terminal="t", boot="b2", clock="unsynced")
+        now[0] = 1_790_000_100.0  # synchronised
+        trail.record("shutdown", reason="signal")
+    recs = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    times = [parse_utc_iso(r["ts"]) for r in recs]
+    assert times == [1_790_000_000.0, 1_790_000_000.0, 1_790_000_000.0, 1_790_000_100.0]
+    assert [r["seq"] for r in recs] == [1, 2, 3, 4] and recs[2]["clock"] == "unsynced"
+    assert len(recs[0]["kernel_boot"]) == 32
+    assert verify_chain(tmp_path / "audit.jsonl").ok

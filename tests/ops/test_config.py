@@ -10,7 +10,7 @@ from kiosk.config import DEMO_CONFIG, PRODUCTION_CONFIG, ConfigError, config_fro
 def test_shipped_configs_are_valid_and_differ_where_they_should():
     prod, demo = load_config(PRODUCTION_CONFIG), load_config(DEMO_CONFIG)
     assert prod.card.source == "pcsc" and prod.touch.source.startswith("evdev:")
-    assert prod.screen.video == "kmsdrm" and prod.console.port == "/dev/kiosk-console"
+    assert prod.screen.video == "kms" and prod.console.port == "/dev/kiosk-console"
     assert demo.card.source == "sim" and demo.screen.video == "dummy"
     assert prod.state.dir == "/var/lib/pin-kiosk"
 

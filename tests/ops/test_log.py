@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+
 from kiosk.log import describe_exception, setup_logging
 from kiosk.loop import EventLoop
 
@@ -49,3 +50,20 @@ def test_internal_error_in_a_command_is_one_line_without_the_message(tmp_path):
                        capture_output=True, text=True)
     assert "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.stack
+def test_under_systemd_each_line_carries_its_syslog_priority(tmp_path):
+    """stderr as the journal stream (JOURNAL_STREAM = its dev:inode): <N> prefixes; anything else: none."""
+    import os
+    log_file = tmp_path / "stderr"
+    script = ("import logging, sys; from kiosk.log import setup_logging; setup_logging('debug'); "
+              "g = logging.getLogger('pin_kiosk.t'); g.debug('d'); g.info('i'); g.warning('w'); g.error('e')")
+    with open(log_file, "w") as fh:
+        st = os.fstat(fh.fileno())
+        env = {**os.environ, "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
+        subprocess.run([sys.executable, "-c", script], stderr=fh, env=env, check=True)
+    assert log_file.read_text().splitlines() == ["<7>DEBUG t: d", "<6>INFO t: i", "<4>WARNING t: w", "<3>ERROR t: e"]
+    # a JOURNAL_STREAM inherited by a process whose stderr is elsewhere (a pipe): no prefixes
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    assert r.stderr.splitlines()[2] == "WARNING t: w"

@@ -1,25 +1,28 @@
 """The service files: the unit verifies with systemd's own tools, carries the settings the
-product depends on, the udev rules and polkit rule do what they say, install.sh stages them.
+product depends on, the udev rules and polkit rule do what they say, install.sh renders them.
 
 How ``systemd-analyze verify`` runs here without systemd as PID 1: it loads the unit
-offline and checks every directive and that ExecStart= is an executable file.  The
-shipped unit points at /opt/pin-kiosk, which does not exist on this machine, so the
-test stages the files with ``install.sh --root TMP --files-only --prefix <this checkout>``
-(exactly what an install does, into a temporary root) and verifies the staged unit,
-whose ExecStart= is this checkout's .venv/bin/pin-kiosk.  Any output at all (unknown
-key, bad value, missing executable) fails the test.
+offline and checks every directive and that ExecStart= is an executable file.  The test
+unpacks the built Debian package into a temporary root (``dpkg-deb -x``, exactly the files
+an install puts in place) and verifies the units there with ``--root``, so ExecStart=
+must name the package's own /usr/bin/pin-kiosk.  Any output at all (unknown key, bad
+value, missing executable) fails the test.
 """
 import re
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from support_ops import REPO
+from support_package import built_package
 
 SYSTEMD = REPO / "systemd"
 INSTALL = SYSTEMD / "install.sh"
 UNIT = SYSTEMD / "pin-kiosk.service"
+UNIT_DIR = "lib/systemd/system"
 
 
 def install(*args, **kw):
@@ -28,10 +31,20 @@ def install(*args, **kw):
 
 @pytest.fixture(scope="module")
 def staged(tmp_path_factory):
+    """The package's files unpacked under a temporary root."""
     root = tmp_path_factory.mktemp("root")
-    r = install("--root", str(root), "--files-only", "--prefix", str(REPO))
-    assert r.returncode == 0, r.stderr
+    subprocess.run(["dpkg-deb", "-x", str(built_package()), str(root)], check=True)
+    # the units the package's units refer to (sysinit.target, pcscd.socket, ...): this machine's
+    ours = {p.name for p in (root / UNIT_DIR).iterdir()}
+    for unit in Path("/lib/systemd/system").iterdir():
+        if unit.name not in ours and unit.is_file():
+            shutil.copy2(unit, root / UNIT_DIR / unit.name)
     return root
+
+
+def analyze_verify(root, unit):
+    return subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={root}", f"/{UNIT_DIR}/{unit}"],
+                          capture_output=True, text=True)
 
 
 def unit_directives(text):
@@ -54,21 +67,22 @@ UNITS = ("pin-kiosk.service", "pin-kiosk-audit-verify.service", "pin-kiosk-audit
 
 @pytest.mark.stack
 @pytest.mark.parametrize("name", UNITS)
-def test_systemd_analyze_verify_accepts_the_staged_units(staged, name):
-    unit = staged / "etc/systemd/system" / name
+def test_systemd_analyze_verify_accepts_the_packaged_units(staged, name):
+    text = (staged / UNIT_DIR / name).read_text()
     if name.endswith(".service"):
-        assert f"ExecStart={REPO}/.venv/bin/pin-kiosk " in unit.read_text()
-    r = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)], capture_output=True, text=True)
+        assert "ExecStart=/usr/bin/pin-kiosk " in text
+    r = analyze_verify(staged, name)
     assert r.returncode == 0 and r.stdout == "" and r.stderr == "", r.stderr
 
 
 @pytest.mark.stack
 def test_the_daily_check_runs_audit_verify_and_fails_on_a_bad_chain(staged, tmp_path):
-    """The timer's ExecStart, run as written (state dir overridden): exit 1 fails the unit."""
+    """The timer's ExecStart, run as written (this checkout's pin-kiosk, state dir overridden)."""
     from support_ops import audit_lines, set_audit_lines, write_sample_trail
-    unit = (staged / "etc/systemd/system/pin-kiosk-audit-verify.service").read_text()
+    unit = (staged / UNIT_DIR / "pin-kiosk-audit-verify.service").read_text()
     argv = next(v for s, k, v in unit_directives(unit) if k == "ExecStart").split()
-    assert argv[1:3] == ["audit", "verify"]
+    assert argv[0] == "/usr/bin/pin-kiosk" and argv[1:3] == ["audit", "verify"]
+    argv[0:1] = [sys.executable, "-m", "kiosk"]
     argv[argv.index("--config") + 1] = str(staged / "etc/pin-kiosk/kiosk.toml")
     write_sample_trail(tmp_path, sessions=1)
     assert subprocess.run(argv + ["--state-dir", str(tmp_path)], capture_output=True).returncode == 0
@@ -78,19 +92,21 @@ def test_the_daily_check_runs_audit_verify_and_fails_on_a_bad_chain(staged, tmp_
 
 @pytest.mark.stack
 def test_systemd_analyze_verify_would_catch_a_mistake(staged, tmp_path):
-    bad = tmp_path / "pin-kiosk.service"
-    text = (staged / "etc/systemd/system/pin-kiosk.service").read_text()
-    bad.write_text(text.replace("WatchdogSec=15s", "WatchdogSec=15s\nWatchDogSec=15s"))
-    r = subprocess.run(["systemd-analyze", "verify", "--man=no", str(bad)], capture_output=True, text=True)
-    assert "Unknown key" in r.stderr
-    bad.write_text(text.replace(str(REPO), "/nonexistent"))
-    r = subprocess.run(["systemd-analyze", "verify", "--man=no", str(bad)], capture_output=True, text=True)
-    assert r.returncode != 0 and "not executable" in r.stderr
+    unit = staged / UNIT_DIR / "pin-kiosk.service"
+    text = unit.read_text()
+    try:
+        unit.write_text(text.replace("WatchdogSec=15s", "WatchdogSec=15s\nWatchDogSec=15s"))
+        assert "Unknown key" in analyze_verify(staged, "pin-kiosk.service").stderr
+        unit.write_text(text.replace("/usr/bin/pin-kiosk", "/nonexistent/pin-kiosk"))
+        r = analyze_verify(staged, "pin-kiosk.service")
+        assert r.returncode != 0 and "not executable" in r.stderr
+    finally:
+        unit.write_text(text)
 
 
 @pytest.mark.stack
 def test_the_offline_security_review_rates_the_unit_ok(staged):
-    unit = staged / "etc/systemd/system/pin-kiosk.service"
+    unit = staged / UNIT_DIR / "pin-kiosk.service"
     r = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager", str(unit)],
                        capture_output=True, text=True)
     m = re.search(r"Overall exposure level for pin-kiosk.service: (\d+\.\d+)", r.stdout)
@@ -105,6 +121,10 @@ def test_the_unit_carries_what_the_product_depends_on():
     assert get[("Service", "WatchdogSec")] == "15s" and get[("Service", "Restart")] == "always"
     assert "StartLimitIntervalSec" in {k for s, k, _ in d if s == "Unit"}
     assert "StartLimitBurst" in {k for s, k, _ in d if s == "Unit"}
+    assert get[("Unit", "StartLimitAction")] == "reboot"  # a crash loop never leaves the counter dark
+    assert any(s == "Unit" and k == "After" and "time-sync.target" in v for s, k, v in d)
+    assert get[("Service", "LimitCORE")] == "0"  # no core dump can hold a PIN
+    assert "--preflight" in get[("Service", "ExecStart")].split()
     assert "pcscd.socket" in get[("Unit", "Wants")]
     assert any(s == "Unit" and k == "After" and "pcscd.socket" in v for s, k, v in d)
     assert get[("Service", "User")] == "pin-kiosk"
@@ -169,31 +189,22 @@ def test_udev_rules_match_a_chosen_adapter_by_vendor_product_serial():
 
 @pytest.mark.stack
 @pytest.mark.parametrize("args", [["--console-usb", "403:6001"], ["--touch-usb", "0eef:0005:a b"],
-                                  ["--touch-name", 'x"y'], ["--bogus"], ["--prefix", "relative/path"]])
+                                  ["--touch-name", 'x"y'], ["--bogus"]])
 def test_install_sh_refuses_bad_options_with_one_line(args):
-    r = install("--print-rules", *args) if args[0] != "--prefix" else install(*args)
+    r = install("--print-rules", *args)
     assert r.returncode == 2 and r.stderr.count("\n") == 1, (r.stdout, r.stderr)
 
 
-@pytest.mark.stack
-def test_install_sh_stages_every_file_and_keeps_a_local_config(staged, tmp_path):
-    for path in ("etc/systemd/system/pin-kiosk.service", "etc/systemd/system/pin-kiosk-audit-verify.timer",
-                 "etc/systemd/system/pin-kiosk-audit-verify.service", "etc/udev/rules.d/99-pin-kiosk.rules",
-                 "etc/polkit-1/rules.d/60-pin-kiosk.rules", "etc/sysusers.d/pin-kiosk.conf",
-                 "etc/modules-load.d/pin-kiosk.conf", "etc/pin-kiosk/kiosk.toml"):
-        assert (staged / path).is_file(), path
-    root = tmp_path / "root"
-    (root / "etc/pin-kiosk").mkdir(parents=True)
-    (root / "etc/pin-kiosk/kiosk.toml").write_text("# local\n")
-    r = install("--root", str(root), "--files-only")
-    assert r.returncode == 0 and "kept the existing" in r.stdout
-    assert (root / "etc/pin-kiosk/kiosk.toml").read_text() == "# local\n"
-    assert "ExecStart=/opt/pin-kiosk/.venv/bin/pin-kiosk" in (root / "etc/systemd/system/pin-kiosk.service").read_text()
+def test_install_sh_only_wraps_the_package():
+    text = INSTALL.read_text()
+    assert "apt-get install -y \"$DEB\"" in text
+    for gone in ("pip ", "venv", "/opt/pin-kiosk", "systemctl restart"):
+        assert gone not in text, gone
 
 
 @pytest.mark.stack
 def test_sysusers_creates_the_service_user_in_a_staged_root(staged):
-    r = subprocess.run(["systemd-sysusers", f"--root={staged}", str(staged / "etc/sysusers.d/pin-kiosk.conf")],
+    r = subprocess.run(["systemd-sysusers", f"--root={staged}", str(staged / "usr/lib/sysusers.d/pin-kiosk.conf")],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     entry = next(x for x in (staged / "etc/passwd").read_text().splitlines() if x.startswith("pin-kiosk:"))
@@ -223,23 +234,3 @@ def test_polkit_rule_grants_pcscd_to_the_service_user_only():
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == '["yes","yes","unchanged","unchanged"]'
     assert "-a" in (SYSTEMD / "polkit-60-pin-kiosk.rules").read_text()  # the never-run-with -a note
-
-
-@pytest.mark.parametrize("where,text,refused", [
-    ("etc/default/pcscd", 'PCSCD_ARGS="-a"\n', True),
-    ("etc/default/pcscd", 'PCSCD_ARGS="--debug --apdu"\n', True),
-    ("etc/systemd/system/pcscd.service.d/override.conf", "[Service]\nExecStart=\nExecStart=/usr/sbin/pcscd -f -a\n", True),
-    ("etc/default/pcscd", '# PCSCD_ARGS="-a"\nPCSCD_ARGS="--debug"\n', False),
-    ("lib/systemd/system/pcscd.service", "/lib/systemd/system/pcscd.service", False),  # Debian's own, --auto-exit
-])
-@pytest.mark.stack
-def test_install_sh_refuses_a_pcscd_that_logs_apdus(tmp_path, where, text, refused):
-    target = tmp_path / where
-    target.parent.mkdir(parents=True)
-    target.write_text(open(text).read() if text.startswith("/") else text)
-    r = install("--root", str(tmp_path), "--files-only")
-    if refused:
-        assert r.returncode == 1 and "logs PINs" in r.stderr and f"/{where}" in r.stderr
-        assert not (tmp_path / "etc/systemd/system/pin-kiosk.service").exists()
-    else:
-        assert r.returncode == 0, r.stderr

@@ -145,7 +145,7 @@ def test_field_pixels_depend_only_on_the_count(fonts):
     for key in ("A", "7", "Z", None):
         surf, _ = draw(fonts, LANDSCAPE, View("entry", pin_type=PinType.SIGNATURE, entered=5,
                                               pressed_key=key), layout)
-        images.add(pygame.image.tobytes(surf.subsurface(field), "RGB"))
+        images.add(pygame.image.tostring(surf.subsurface(field), "RGB"))
     assert len(images) == 1
 
 
@@ -184,7 +184,7 @@ def test_only_what_changed_is_redrawn(fonts):
     r2 = Renderer(fonts)
     r2.render(surf, base, layout)
     r2.render(surf, typed, layout)
-    assert pygame.image.tobytes(surf, "RGB") == pygame.image.tobytes(surf2, "RGB")
+    assert pygame.image.tostring(surf, "RGB") == pygame.image.tostring(surf2, "RGB")
 
 
 def test_language_key_switches_every_word(fonts):
@@ -192,7 +192,7 @@ def test_language_key_switches_every_word(fonts):
     en, _ = draw(fonts, LANDSCAPE, View("idle", lang="en"), layout)
     lang = layout.key("lang")
     box = pygame.Rect(lang.x, lang.y, lang.w, lang.h)
-    assert pygame.image.tobytes(ja.subsurface(box), "RGB") != pygame.image.tobytes(en.subsurface(box), "RGB")
+    assert pygame.image.tostring(ja.subsurface(box), "RGB") != pygame.image.tostring(en.subsurface(box), "RGB")
 
 
 # -- display ----------------------------------------------------------------
@@ -319,7 +319,7 @@ def test_property_partial_redraws_always_end_in_the_same_pixels_as_a_full_draw(s
             r.render(live, v, layout)
         fresh = surface_for(LANDSCAPE)
         Renderer(shared_fonts).render(fresh, sequence[-1], layout)
-        assert pygame.image.tobytes(live, "RGB") == pygame.image.tobytes(fresh, "RGB")
+        assert pygame.image.tostring(live, "RGB") == pygame.image.tostring(fresh, "RGB")
 
     check()
 

@@ -44,9 +44,16 @@ def test_pin_refuses_serialisation_and_copies():
 
 def test_logging_a_pin_logs_a_mask(caplog):
     pin = Pin.from_text("987654")
-    with caplog.at_level(logging.DEBUG, logger="pin_kiosk"):
-        logging.getLogger("pin_kiosk.test").info("entry %s done %r", pin, pin)
-        logging.getLogger("pin_kiosk.test").info("entry %(p)s", {"p": pin})
+    # caplog's handler on the kiosk's own logger: setup_logging (run by earlier tests) stops
+    # propagation to the root, where older pytest (Debian's 7.2) only listens
+    root = logging.getLogger("pin_kiosk")
+    root.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="pin_kiosk"):
+            logging.getLogger("pin_kiosk.test").info("entry %s done %r", pin, pin)
+            logging.getLogger("pin_kiosk.test").info("entry %(p)s", {"p": pin})
+    finally:
+        root.removeHandler(caplog.handler)
     assert "987654" not in caplog.text
     assert "hidden" in caplog.text
 

@@ -69,10 +69,10 @@ class KioskUnderTest:
 
     def __init__(self, tmp: Path, card: str = "pcsc:Virtual PCD", extra_config: str = "",
                  env: dict[str, str] | None = None, cwd: Path | None = None,
-                 preexec_fn=None, key: bytes | None = None) -> None:
+                 preexec_fn=None, key: bytes | None = None, state_dir: Path | None = None) -> None:
         """``key``: provision the terminal's console key (protocol 2) for the kiosk and the test console."""
         self.tmp = tmp
-        self.state_dir = tmp / "state"
+        self.state_dir = state_dir or tmp / "state"
         self.config = tmp / "kiosk.toml"
         self.key = key
         self.key_file = tmp / "console.key"  # absent unless ``key``: a version-1 link
