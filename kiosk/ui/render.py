@@ -118,9 +118,9 @@ class Renderer:
         self.undersized: list[tuple[str, float]] = []
         #: role -> font size (px) it was drawn at
         self.sizes_px: dict[str, int] = {}
-        #: role -> the smallest font size (px) its words may take at their required ink height
-        self.smallest_px: dict[str, int] = {}
-        self._title_px = 10_000  # font size of the entry's title: no other words there are larger
+        #: role -> ink height (mm) of its words as set (the tallest glyph run of the words)
+        self.ink_mm: dict[str, float] = {}
+        self._title_mm = TITLE_INK_MM[0]  # ink of the entry's title: no other words there are taller
 
     def forget(self) -> None:
         """Draw everything next time (after the surface was cleared or replaced)."""
@@ -136,7 +136,7 @@ class Renderer:
         if (same_layout and view.screen == "entry"
                 and _same_frame(last[0], view)):  # type: ignore[index]
             return self._entry_changes(surface, last[0], view, layout)  # type: ignore[index]
-        self.text_lines, self.words, self.undersized, self.sizes_px, self.smallest_px = {}, {}, [], {}, {}
+        self.text_lines, self.words, self.undersized, self.sizes_px, self.ink_mm = {}, {}, [], {}, {}
         self._full(surface, view, layout)
         return [surface.get_rect()]
 
@@ -150,17 +150,16 @@ class Renderer:
 
     def _text_box(self, surface: pygame.Surface, layout: KeyLayout, box: pygame.Rect, words: str,
                   colour: str | list[str], sizes_mm: tuple[float, float], role: str, *, bold: bool = False,
-                  centre: bool = False, valign: str = "top", cap_px: int | None = None) -> float:
+                  centre: bool = False, valign: str = "top", cap_mm: float | None = None) -> float:
         """Fit ``words`` into ``box`` at the largest ink size in ``sizes_mm``; the ink mm drawn.
 
         ``colour`` may be one colour per paragraph (status lines of different weight).
         """
         self.words[role] = words
+        if cap_mm is not None:  # never more ink than the PIN's name, even where the name had to shrink
+            sizes_mm = (min(sizes_mm[0], cap_mm), min(sizes_mm[1], cap_mm))
         max_px = self._ink_px(layout, sizes_mm[0], words, bold)
         min_px = min(max_px, self._ink_px(layout, sizes_mm[1], words, bold))
-        if cap_px is not None:  # under the cap, but never under the smallest size for it
-            max_px = max(min_px, min(max_px, cap_px))
-        self.smallest_px[role] = min_px
         if self.fonts.fits(words, box.w, box.h, min_px, bold) or min_px <= 8:
             font, lines = self.fonts.fit(words, box.w, box.h, max_px, min_px, bold)
         else:  # no room at the smallest size: shrink further (to the floor, else to what fits), and say so
@@ -188,7 +187,8 @@ class Renderer:
             drawn.append((pygame.Rect(x, y, img.get_width(), img.get_height()).clip(box), ink))
             y += line_h
         surface.set_clip(clip)
-        return font.size_px * self.fonts.ink_em(words, bold) / layout.px_per_mm_y
+        ink_mm = self.ink_mm[role] = font.size_px * self.fonts.ink_em(words, bold) / layout.px_per_mm_y
+        return ink_mm
 
     def _key(self, surface: pygame.Surface, layout: KeyLayout, key, view: View) -> pygame.Rect:
         rect = pygame.Rect(key.x, key.y, key.w, key.h)
@@ -256,7 +256,7 @@ class Renderer:
             which = "entry_name_only"
         self._text_box(surface, layout, _rect(layout.regions["title"]), text(lang, which, name=name),
                                   "accent", TITLE_INK_MM, "title", bold=True, valign="middle")
-        self._title_px = self.sizes_px["title"]
+        self._title_mm = self.ink_mm["title"]
         legend = text(lang, f"legend_{rule.keypad}")
         length = (text(lang, "length_fixed", min=rule.min_len) if rule.min_len == rule.max_len
                   else text(lang, "length_range", min=rule.min_len, max=rule.max_len))
@@ -264,7 +264,7 @@ class Renderer:
         words = text(lang, joined, legend=legend, length=length)
         # never larger than the PIN's name: that choice spends tries when wrong
         self._text_box(surface, layout, _rect(layout.regions["legend"]), words, "text",
-                       LEGEND_INK_MM, "legend", valign="middle", cap_px=self._title_px)
+                       LEGEND_INK_MM, "legend", valign="middle", cap_mm=self._title_mm)
 
     def _field(self, surface: pygame.Surface, view: View, layout: KeyLayout) -> pygame.Rect:
         """The masked field: one dot per typed character, rings for the ones still needed, and the count."""
@@ -296,7 +296,7 @@ class Renderer:
                 pygame.draw.circle(surface, PALETTE["slot"], centre, radius, width=max(2, radius // 4))
         self.text_lines.pop("count", None)
         self._text_box(surface, layout, pygame.Rect(field.right + 8, box.y, box.right - field.right - 8, box.h),
-                       count, "text", STATUS_INK_MM, "count", valign="middle", cap_px=self._title_px)
+                       count, "text", STATUS_INK_MM, "count", valign="middle", cap_mm=self._title_mm)
         return box
 
     def _status(self, surface: pygame.Surface, view: View, layout: KeyLayout) -> pygame.Rect:
@@ -326,7 +326,7 @@ class Renderer:
                 words = text(lang, "status_separator").join(w for w, _ in lines)
                 colours = ["warn" if "warn" in colours else colours[0]]
             self._text_box(surface, layout, box, words, colours, STATUS_INK_MM, "status", valign="middle",
-                           cap_px=self._title_px)
+                           cap_mm=self._title_mm)
         return box
 
     def _problem_words(self, view: View) -> str:
