@@ -56,14 +56,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kiosk.config import DriftConfig
+from kiosk.state_files import StateFileError, parse_json
+from kiosk.vocabulary import DriftLevel, values
 
 if TYPE_CHECKING:
     from kiosk.keypad import KeyLayout
 
-LEVELS = ("ok", "warn", "alert")
+LEVELS = values(DriftLevel)
 
 #: Format of ``DriftEstimator.to_json``; bump when the meaning of a field changes.
 STATE_VERSION = 1
+#: A saved state is about 1 KB; more is not one of ours.
+STATE_MAX_BYTES = 64 << 10
 
 # -- tuning (chosen with ``pin-kiosk drift simulate``; see docs/benchmarks.md) --
 #: CUSUM decision threshold on the log-likelihood ratio.  With the reference
@@ -255,9 +259,16 @@ def _clip(vx: float, vy: float, limit: float) -> tuple[float, float]:
     return vx, vy
 
 
+def _count(value: Any, name: str) -> int:
+    """A count from saved state (0 .. 2**53), or ValueError naming the field."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**53:
+        raise ValueError(f"{name} is not a count")
+    return value
+
+
 def _finite(value: Any, name: str) -> float:
-    """A finite float from saved state, or ValueError naming the field."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    """A finite float from saved state (at most 1e12 either way), or ValueError naming the field."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) <= 1e12:
         raise ValueError(f"{name} is not a finite number")
     return float(value)
 
@@ -516,21 +527,23 @@ class DriftEstimator:
     def from_json(cls, text: str | bytes, cfg: DriftConfig) -> "DriftEstimator":
         """Restore a saved state; ValueError (one line) when it is not one of ours."""
         try:
-            d = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"drift state is not JSON: {exc}") from None
+            d = parse_json(text, max_bytes=STATE_MAX_BYTES)
+        except StateFileError as exc:
+            raise ValueError(f"drift state {exc}") from None
         if not isinstance(d, dict) or d.get("version") != STATE_VERSION:
             raise ValueError("drift state has an unknown format version")
         try:
             est = cls(cfg, _finite(d["key_pitch_mm"], "key_pitch_mm"))
             if d["level"] not in LEVELS:
-                raise ValueError(f"unknown level {d['level']!r}")
-            est.level, est.reason = d["level"], str(d["reason"])
-            est.sessions, est.taps = int(d["sessions"]), int(d["taps"])
+                raise ValueError("unknown level")
+            if not isinstance(d["reason"], str) or len(d["reason"]) > 200:
+                raise ValueError("reason is not a short text")
+            est.level, est.reason = d["level"], d["reason"]
+            est.sessions, est.taps = _count(d["sessions"], "sessions"), _count(d["taps"], "taps")
             acc = d["baseline_acc"]
             if not isinstance(acc, dict) or set(est._b) - set(acc):
                 raise ValueError("baseline accumulators incomplete")
-            est._b = {k: (v if isinstance(v, int) else _finite(v, k)) for k, v in acc.items() if k in est._b}
+            est._b = {k: (_count(acc[k], k) if isinstance(est._b[k], int) else _finite(acc[k], k)) for k in est._b}
             bm = d["baseline_mm"]
             est.baseline_mm = (_finite(bm[0], "baseline_mm"), _finite(bm[1], "baseline_mm")) if bm is not None else None
             for name in ("tap_var_mm2", "person_var_mm2", "base_far_rate", "base_gap_rate",

@@ -33,8 +33,12 @@ record names the kernel's boot id and whether the clock was synchronised then.
 *Power cuts.*  A line without its newline is the record being written when
 the power went.  ``verify_chain`` reports it (the file is not whole), and
 ``AuditTrail`` at start moves it to ``audit.quarantine`` (base64, with the
-head it followed), cuts it off, and records an ``audit.quarantined`` record,
-so the trail goes on from a whole chain and nothing is silently lost.
+head it followed), cuts it off, and records ``shutdown.unclean``, so the
+trail goes on from a whole chain and nothing is silently lost.  That is a
+power cut, not tampering: ``audit.chain_broken`` is recorded only for a whole
+line that does not verify.  Lines are read strictly
+(``kiosk.state_files.parse_json``: no NaN, bounded size and nesting), so no
+line, however mangled, can keep the kiosk from starting.
 
 One process writes the trail: ``AuditTrail`` holds an exclusive ``flock`` on
 ``audit.lock`` while open; readers (``pin-kiosk audit verify``) take no lock.
@@ -59,6 +63,8 @@ from typing import Any
 
 from kiosk.durable import Records, append_record, read_records, truncate_torn_tail
 from kiosk.pin import Pin, PinType
+from kiosk.state_files import StateFileError, parse_json
+from kiosk.vocabulary import Action, DriftLevel, EndReason, PinResult, values
 
 log = logging.getLogger("pin_kiosk.audit")
 
@@ -66,6 +72,10 @@ AUDIT_FILE = "audit.jsonl"
 QUARANTINE_FILE = "audit.quarantine"
 LOCK_FILE = "audit.lock"
 GENESIS = "0" * 64
+
+#: A record is one line of a few hundred characters; the residuals list is the deepest part.
+MAX_LINE_CHARS = 16 << 10
+MAX_RECORD_DEPTH = 3
 
 #: Fields every record has, written by this module, never by a caller.
 ENVELOPE = ("seq", "ts", "kind", "prev", "hash")
@@ -132,9 +142,9 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _IDENT = re.compile(r"[A-Za-z0-9_.:@-]+")
 
 PIN_TYPES = tuple(t.value for t in PinType)
-PIN_RESULTS = ("ok", "wrong", "locked", "cancelled", "timeout", "card_removed", "no_card", "error")
-END_REASONS = ("logout", "cancel", "timeout", "card_removed", "link_lost", "shutdown", "error")
-DRIFT_LEVELS = ("ok", "warn", "alert")
+PIN_RESULTS = values(PinResult)
+END_REASONS = values(EndReason)
+DRIFT_LEVELS = values(DriftLevel)
 
 
 def _choice(*values: str, optional: bool = False) -> Field:
@@ -161,11 +171,11 @@ KINDS: dict[str, dict[str, Field]] = {
     "config.loaded": {"source": Field("text", max_len=512), "sha256": Field("sha256")},
     "session.start": {"session": _SESSION, "operator": Field("ident", optional=True),
                       "pin_type": _choice(*PIN_TYPES, optional=True),
-                      "action": _choice("verify", "change", optional=True)},
+                      "action": _choice(*values(Action), optional=True)},
     "session.end": {"session": _SESSION, "reason": _choice(*END_REASONS), "cleared": Field("bool", optional=True)},
     # the outcome only: no PIN, no length, no key positions, no timing finer than the record
     "pin.result": {"session": Field("ident", max_len=64, optional=True), "pin_type": _choice(*PIN_TYPES),
-                   "action": _choice("verify", "change"), "result": _choice(*PIN_RESULTS),
+                   "action": _choice(*values(Action)), "result": _choice(*PIN_RESULTS),
                    "tries_left": Field("int", lo=0, hi=15, optional=True)},
     # the session's card was identified (no PIN); where its 住基 applet was found, when looked for
     "card.identified": {"session": _SESSION, "reader": Field("text", max_len=128),
@@ -189,8 +199,15 @@ KINDS: dict[str, dict[str, Field]] = {
                     "shift_y_mm": Field("float", lo=-1000, hi=1000, optional=True)},
     "console.link": {"state": _choice("up", "down"), "port": Field("text", max_len=256, optional=True)},
     "alert": {"code": Field("ident"), "message": Field("text", max_len=256)},
+    # written by kiosks before 0.2 for what is now shutdown.unclean: kept so their trails verify
     "audit.quarantined": {"file": Field("ident"), "bytes": Field("int", lo=1, hi=2**40),
                           "after_seq": Field("int", lo=0, hi=2**62)},
+    # the power went while a record was written: its bytes are kept in ``file``; not tampering
+    "shutdown.unclean": {"file": Field("ident"), "bytes": Field("int", lo=1, hi=2**40),
+                         "after_seq": Field("int", lo=0, hi=2**62)},
+    # a state file the kiosk could not use at start: which, why, where it is kept (kiosk.state_files)
+    "state.set_aside": {"file": Field("text", max_len=256), "reason": Field("text", max_len=256),
+                        "kept_as": Field("text", max_len=256, optional=True)},
     "audit.chain_broken": {"line": Field("int", lo=1, hi=2**62), "reason": Field("text", max_len=256)},
     # forward-secure seal over the record before it (kiosk.audit_seal)
     "audit.seal": {"epoch": Field("int", lo=0, hi=2**62), "tag": Field("sha256")},
@@ -279,8 +296,8 @@ def check_line(line: str, seq: int, prev: str) -> tuple[dict[str, Any] | None, s
     edit shows, even one that leaves the parsed JSON equal (spaces, a duplicated key).
     """
     try:
-        rec = json.loads(line)
-    except ValueError as exc:
+        rec = parse_json(line, max_bytes=MAX_LINE_CHARS, max_depth=MAX_RECORD_DEPTH)
+    except StateFileError as exc:
         return None, f"not a JSON record ({exc})"
     if not isinstance(rec, dict):
         return None, "not a JSON object"
@@ -332,16 +349,22 @@ def verify_chain(path: Path | str, expected_head: str | None = None) -> VerifyRe
     return VerifyReport(True, None, "", n, prev)
 
 
+def _field_of(line: str, name: str) -> Any:
+    """``name`` of the record in ``line``, or None when the line is not a JSON object."""
+    try:
+        rec = parse_json(line, max_bytes=MAX_LINE_CHARS, max_depth=MAX_RECORD_DEPTH)
+    except StateFileError:
+        return None
+    return rec.get(name) if isinstance(rec, dict) else None
+
+
 def _tail_report(records: Records) -> VerifyReport:
     """Like ``verify_chain`` but for the last record only: cheap enough for every start."""
     n = len(records.lines)
     head = GENESIS
     if n:
         last = records.lines[-1]
-        try:
-            claimed_prev = json.loads(last).get("prev")
-        except (ValueError, AttributeError):
-            claimed_prev = None
+        claimed_prev = _field_of(last, "prev")
         rec, why = check_line(last, n, claimed_prev if isinstance(claimed_prev, str) else "")
         if rec is None:
             return VerifyReport(False, n, why, n - 1, head)
@@ -387,35 +410,43 @@ class AuditTrail:
         records = read_records(self.path)
         self.seq = len(records.lines)
         self.head = GENESIS
+        whole = self.seq  # complete lines; a torn tail comes after them
         self._last_ts_s = float("-inf")
         if records.lines:
             last = records.lines[-1]
+            ts = _field_of(last, "ts")
             try:
-                self._last_ts_s = parse_utc_iso(json.loads(last)["ts"])
-            except (ValueError, KeyError, TypeError):
+                self._last_ts_s = parse_utc_iso(ts) if isinstance(ts, str) else self._last_ts_s
+            except ValueError:
                 pass  # a mangled last line: its time is unknown, the chain break is reported below
-            try:
-                self.head = json.loads(last)["hash"]
-                if not isinstance(self.head, str) or not _SHA256.fullmatch(self.head):
-                    raise ValueError
-            except (ValueError, KeyError, TypeError):  # a mangled last line still anchors the chain
-                self.head = hashlib.sha256(last.encode("utf-8")).hexdigest()
+            head = _field_of(last, "hash")
+            # a mangled last line still anchors the chain
+            self.head = head if isinstance(head, str) and _SHA256.fullmatch(head) else \
+                hashlib.sha256(last.encode("utf-8")).hexdigest()
         # before touching the tail, so a break is reported as found
         report = verify_chain(self.path) if self._verify_on_open else _tail_report(records)
         self.opened_report = report
+        #: How the previous run ended without its shutdown record (None: as far as the trail shows, it did).
+        self.unclean: str | None = None
+        #: The first whole line that does not verify (recorded as audit.chain_broken), else None.
+        self.broken_line: int | None = None
         torn = truncate_torn_tail(self.path, records)
         if torn is not None:
             self._quarantine(torn)
-        if not report.ok and report.first_bad_line is not None and report.first_bad_line <= self.seq:
+        # a break among the whole lines is what does not verify: tampering or damage, never a power cut
+        if not report.ok and report.first_bad_line is not None and report.first_bad_line <= whole:
             log.error("audit trail broken at line %d: %s", report.first_bad_line, report.reason)
+            self.broken_line = report.first_bad_line
             self.record("audit.chain_broken", line=report.first_bad_line, reason=report.reason)
 
     def _quarantine(self, torn: bytes) -> None:
         entry = {"ts": utc_iso(self._clock()), "after_seq": self.seq, "after_hash": self.head,
                  "torn_b64": base64.b64encode(torn).decode("ascii")}
         append_record(self.state_dir / QUARANTINE_FILE, _json(entry, sort=False))
-        log.warning("audit trail: torn last line (%d bytes) moved to %s", len(torn), QUARANTINE_FILE)
-        self.record("audit.quarantined", file=QUARANTINE_FILE, bytes=len(torn), after_seq=self.seq)
+        log.warning("unclean shutdown: the audit record being written (%d bytes) was cut off; kept in %s",
+                    len(torn), QUARANTINE_FILE)
+        self.unclean = "torn_record"
+        self.record("shutdown.unclean", file=QUARANTINE_FILE, bytes=len(torn), after_seq=self.seq)
 
     def record(self, kind: str, **fields: Any) -> str:
         """Append one whitelisted record, fsynced; return the new chain head."""
@@ -436,10 +467,7 @@ class AuditTrail:
         lines = read_records(self.path).lines
         if not 1 <= seq <= len(lines):
             return None
-        try:
-            value = json.loads(lines[seq - 1]).get("hash")
-        except (ValueError, AttributeError):
-            return None
+        value = _field_of(lines[seq - 1], "hash")
         return value if isinstance(value, str) else None
 
     def close(self) -> None:

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.durable import write_atomic
+from kiosk.state_files import parse_json
 
 SEAL_KEY_FILE = "audit.sealkey"
 KEY_BYTES = 32
@@ -88,12 +89,12 @@ def load_state(state_dir: Path) -> SealState | None:
     """The sealing state, None when sealing was never set up; SealError when it is unusable."""
     path = Path(state_dir) / SEAL_KEY_FILE
     try:
-        raw = json.loads(path.read_text(encoding="ascii"))
+        raw = parse_json(path.read_bytes(), max_bytes=4096)  # strict: no NaN/Infinity, bounded nesting
         state = SealState(int(raw["epoch"]), bytes.fromhex(raw["key"]), int(raw["sealed_seq"]),
                           str(raw["sealed_head"]))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, OverflowError) as exc:  # StateFileError is a ValueError
         raise SealError(f"{path}: unusable sealing state ({type(exc).__name__})") from None
     if len(state.key) != KEY_BYTES or state.epoch < 0:
         raise SealError(f"{path}: unusable sealing state")

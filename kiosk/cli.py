@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(importlib.import_module(args.command_module).run(args) or 0)
     except ConfigError as exc:
-        print(f"pin-kiosk: config error: {exc}", file=sys.stderr)
+        for error in exc.errors:
+            print(f"pin-kiosk: config error: {error.line()}", file=sys.stderr)
         return EXIT_USAGE
     except UsageError as exc:
         print(f"pin-kiosk {args.command_name}: {exc}", file=sys.stderr)

@@ -4,9 +4,14 @@ Theory of operation
 -------------------
 Each TOML table is a frozen dataclass below; each field carries its limits in
 ``meta(...)``.  ``load_config`` reads the file, rejects unknown tables and
-keys, checks every type and range, applies command-line overrides, and
-returns a ``Config``.  Any mistake raises ``ConfigError(file, key, reason)``,
-whose ``str`` is the single line the CLI prints before exiting with 2.
+keys, checks every type and range, applies command-line overrides, checks
+the relations between keys and then what the running kiosk would trip over
+(``kiosk.config_checks``: every keypad really built on the configured panel,
+filter names, source schemes, the release tolerance against the real gaps),
+and returns a ``Config``.  Mistakes raise one ``ConfigError`` carrying all of
+them (``errors``), one ``file: key: reason`` line each, which the CLI prints
+before exiting with 2.  So ``pin-kiosk config`` refuses exactly what ``run``
+would, and ``run`` refuses it before opening any device.
 
 To add a setting: add a field with a default and ``meta`` to the table's
 dataclass, and a commented line to both ``config/kiosk.toml`` and
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -45,11 +51,30 @@ def default_config_path() -> Path:
 
 
 class ConfigError(Exception):
-    """A configuration mistake: which file, which key, why."""
+    """A configuration mistake: which file, which key, why.
+
+    ``errors`` is every mistake found (this one first); ``str`` is one
+    ``file: key: reason`` line per mistake, which the CLI prints before exiting with 2.
+    """
 
     def __init__(self, file: str | Path, key: str, reason: str) -> None:
         self.file, self.key, self.reason = str(file), key, reason
-        super().__init__(f"{self.file}: {key}: {reason}" if key else f"{self.file}: {reason}")
+        self.errors: list[ConfigError] = [self]
+        super().__init__(self.line())
+
+    def line(self) -> str:
+        return f"{self.file}: {self.key}: {self.reason}" if self.key else f"{self.file}: {self.reason}"
+
+    @classmethod
+    def of(cls, errors: list["ConfigError"]) -> "ConfigError":
+        """One exception carrying every mistake of ``errors`` (not empty)."""
+        first = errors[0]
+        exc = cls(first.file, first.key, first.reason)
+        exc.errors = list(errors)
+        return exc
+
+    def __str__(self) -> str:
+        return "\n".join(e.line() for e in self.errors)
 
 
 def meta(
@@ -247,35 +272,51 @@ def _build_table(file: str, name: str, cls: type, raw: Any) -> Any:
         raise ConfigError(file, name, "must be a table")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    values = {}
+    values, errors = {}, []
     for key, value in raw.items():
-        if key not in fields:
-            raise ConfigError(file, f"{name}.{key}", f"unknown key (known: {', '.join(fields)})")
-        values[key] = _check_value(file, f"{name}.{key}", fields[key], hints[key], value)
+        try:
+            if key not in fields:
+                raise ConfigError(file, f"{name}.{key}", f"unknown key (known: {', '.join(fields)})")
+            values[key] = _check_value(file, f"{name}.{key}", fields[key], hints[key], value)
+        except ConfigError as exc:
+            errors.append(exc)
+    if errors:
+        raise ConfigError.of(errors)
     return cls(**values)
 
 
-def _cross_checks(file: str, cfg: Config) -> None:
+#: A terminal id goes into every console frame, every audit ``boot`` record and the metrics'
+#: labels: the characters all of them take, short enough that every frame fits its 4,096 bytes.
+TERMINAL_ID_CHARS = "A-Z a-z 0-9 . _ - :"
+TERMINAL_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,31}")
+
+
+def _cross_checks(file: str, cfg: Config) -> list[ConfigError]:
+    errors = []
+    if cfg.terminal.id and not TERMINAL_ID_RE.fullmatch(cfg.terminal.id):  # unset: require_terminal_id's
+        errors.append(ConfigError(file, "terminal.id", f"must be 1 to 32 of {TERMINAL_ID_CHARS}, starting with a "
+                                  f"letter or digit, got {cfg.terminal.id[:40]!r}"))
     t = cfg.touch
     if t.x_max <= t.x_min:
-        raise ConfigError(file, "touch.x_max", f"must be greater than touch.x_min ({t.x_min})")
+        errors.append(ConfigError(file, "touch.x_max", f"must be greater than touch.x_min ({t.x_min})"))
     if t.y_max <= t.y_min:
-        raise ConfigError(file, "touch.y_max", f"must be greater than touch.y_min ({t.y_min})")
+        errors.append(ConfigError(file, "touch.y_max", f"must be greater than touch.y_min ({t.y_min})"))
     if t.median_window % 2 == 0:
-        raise ConfigError(file, "touch.median_window", f"must be odd, got {t.median_window}")
+        errors.append(ConfigError(file, "touch.median_window", f"must be odd, got {t.median_window}"))
     if cfg.card.resident_registry_aid:
         from kiosk.jpki import parse_aid
 
         try:
             parse_aid(cfg.card.resident_registry_aid)
         except ValueError as exc:
-            raise ConfigError(file, "card.resident_registry_aid", str(exc)) from None
+            errors.append(ConfigError(file, "card.resident_registry_aid", str(exc)))
     s = cfg.screen
     for axis in ("width", "height"):
         px, mm = getattr(s, f"{axis}_px"), getattr(s, f"{axis}_mm")
         if not 1.0 <= px / mm <= 40.0:
-            raise ConfigError(file, f"screen.{axis}_mm",
-                              f"{px} px over {mm:g} mm is {px / mm:.1f} px/mm; expected 1 to 40")
+            errors.append(ConfigError(file, f"screen.{axis}_mm",
+                                      f"{px} px over {mm:g} mm is {px / mm:.1f} px/mm; expected 1 to 40"))
+    return errors
 
 
 #: Command-line flags that override a key: flag dest -> (table, key).
@@ -322,11 +363,20 @@ def config_from_dict(raw: dict[str, Any], file: str = "<dict>",
             continue
         table, key = OVERRIDES[flag] if flag in OVERRIDES else flag.split(".", 1)
         raw.setdefault(table, {})[key] = value
-    built = {}
+    built, errors = {}, []
     for name, value in raw.items():
-        if name not in tables:
-            raise ConfigError(file, name, f"unknown table (known: {', '.join(tables)})")
-        built[name] = _build_table(file, name, tables[name], value)
+        try:
+            if name not in tables:
+                raise ConfigError(file, name, f"unknown table (known: {', '.join(tables)})")
+            built[name] = _build_table(file, name, tables[name], value)
+        except ConfigError as exc:
+            errors += exc.errors
+    if errors:
+        raise ConfigError.of(errors)
     cfg = Config(**built, source=file)
-    _cross_checks(file, cfg)
+    from kiosk.config_checks import check_config  # it imports the code that uses the config
+
+    errors = _cross_checks(file, cfg) + check_config(cfg)
+    if errors:
+        raise ConfigError.of(errors)
     return cfg

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.serial_link import PortLost, SerialPort
-from kiosk import __version__, frames
+from kiosk import __version__, frames, state_files
 from kiosk.config import Config
 from kiosk.console_key import fingerprint, load_key
 from kiosk.durable import write_atomic
@@ -55,6 +55,8 @@ log = logging.getLogger("pin_kiosk.console")
 #: arriving after a kiosk restart is acked but not acted on again.
 SEEN_COMMANDS_NAME = "console-commands-seen.json"
 SEEN_COMMANDS_KEPT = 256
+#: 256 pairs of a 64-character boot and a seq: about 20 KB at most.
+SEEN_COMMANDS_MAX_BYTES = 64 << 10
 #: The commands-seen file is rewritten at most this often (an SD card wears with every write).
 SEEN_WRITE_INTERVAL_S = 1.0
 #: At most one ``bad_command`` alert this often; the others are counted into the next one.
@@ -176,12 +178,23 @@ class ConsoleLink:
                           heartbeat_s=c.heartbeat_s, terminal=cfg.terminal.id, key=key)
         self._journal = Journal(Path(state_dir) / JOURNAL_NAME, c.journal_max_frames)
         self._journal_ok = True
+        self._state_dir = Path(state_dir)
+        #: State files that could not be used at start (the app reports them).
+        self.set_aside: list[state_files.SetAside] = []
         try:
             replay = self._journal.load()
-        except OSError as exc:
-            log.error("console journal unreadable, starting empty: %s", exc)
-            self._journal_ok, replay = False, []
+        except OSError as exc:  # unreadable (EIO, EACCES, a directory): moved away, so appends work again
+            notice = state_files.set_aside(self._journal.path, self._state_dir, exc.strerror or type(exc).__name__,
+                                           "starting with an empty journal: console events may be lost")
+            self.set_aside.append(notice)
+            self._journal_ok = bool(notice.kept_as)  # not movable (no state directory): the watchdog hears it
+            replay = []
+        if self._journal.set_aside is not None:
+            self.set_aside.append(self._journal.set_aside)
+        version = frames.version_for(self._link.key)
         for frame in replay:
+            if frame["v"] != version:  # journaled before the console key was provisioned, or removed
+                frame = {**frame, "v": version}
             self._link.submit(frame)
         if replay:
             log.info("console journal: replaying %d unacknowledged frames", len(replay))
@@ -200,12 +213,23 @@ class ConsoleLink:
         self.rejected = 0
 
     def _load_seen(self) -> list[tuple[str, int]]:
+        """The kept (boot, seq) of commands acted on; a file that fails is set aside, and forgotten."""
         try:
-            return [(str(b), int(q)) for b, q in json.loads(self._seen_path.read_bytes())][-SEEN_COMMANDS_KEPT:]
+            doc = state_files.parse_json(self._seen_path.read_bytes(), max_bytes=SEEN_COMMANDS_MAX_BYTES)
+            pairs = state_files.array(doc, "commands seen", SEEN_COMMANDS_KEPT)
+            seen = []
+            for pair in pairs:
+                boot, seq = state_files.array(pair, "command", 2, length=2)
+                seen.append((state_files.text(boot, "command boot", frames.MAX_BOOT_CHARS),
+                             state_files.integer(seq, "command seq", 0, frames.MAX_SEQ)))
+            return seen
         except FileNotFoundError:
             return []
-        except (OSError, ValueError, TypeError) as exc:
-            log.warning("console: commands-seen file unreadable, starting empty: %s", exc)
+        except (OSError, state_files.StateFileError) as exc:
+            why = getattr(exc, "strerror", None) or str(exc)
+            self.set_aside.append(state_files.set_aside(
+                self._seen_path, self._state_dir, why,
+                "a command the console resends after this restart may be carried out twice"))
             return []
 
     def _acted_on(self, cmd: Command, now_s: float) -> None:

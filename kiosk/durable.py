@@ -6,7 +6,8 @@ files live in the state directory and each has one writer here:
 * whole files (calibration, metrics, queue snapshots): ``write_atomic`` writes
   a temp file in the same directory, fsyncs it, renames it over the target and
   fsyncs the directory, so a reader sees the old file or the new one, never a
-  mix;
+  mix; a temp file a power cut or a kill left behind (``.NAME.*.tmp``) is
+  removed by ``remove_stale_temps`` when the owner starts;
 * append-only record logs (audit trail, console journal): ``append_record``
   writes one line and fsyncs before returning; ``read_records`` returns the
   complete lines and reports a torn last line (power lost mid-write) instead
@@ -29,11 +30,41 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+TEMP_SUFFIX = ".tmp"
+
+
+def remove_stale_temps(directory: Path | str) -> list[str]:
+    """Remove the temp files ``write_atomic`` left when it was killed mid-write; their names.
+
+    Only the owner of ``directory`` may call this, at start, before it writes
+    anything: a temp file of a writer still running would be taken from under it.
+    """
+    removed = []
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        if entry.name.startswith(".") and entry.name.endswith(TEMP_SUFFIX) and entry.is_file(follow_symlinks=False):
+            try:
+                os.unlink(entry.path)
+                removed.append(entry.name)
+            except FileNotFoundError:
+                pass
+    if removed:
+        fsync_dir(Path(directory))
+    return removed
+
+
 def write_atomic(path: Path | str, data: bytes, mode: int = 0o640) -> None:
     """Replace ``path`` with ``data`` so that a power cut leaves old or new, whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

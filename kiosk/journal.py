@@ -37,7 +37,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from kiosk import frames, protocol, state_files
 from kiosk.durable import append_record, read_records, truncate_torn_tail, write_atomic
+from kiosk.state_files import SetAside, StateFileError, set_aside
 
 log = logging.getLogger("pin_kiosk.journal")
 
@@ -48,6 +50,10 @@ OVERFLOW_CODE = "journal_overflow"
 COMPACT_SLACK = 256
 
 Key = tuple[str, int]
+#: Protocol versions a journaled frame may have been written with.
+VERSIONS = (frames.VERSION, frames.VERSION_MAC)
+#: Acks and drops are batched per record; a batch is never near this.
+MAX_KEYS_PER_RECORD = 100_000
 
 
 def _key(frame: dict[str, Any]) -> Key:
@@ -56,6 +62,55 @@ def _key(frame: dict[str, Any]) -> Key:
 
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=True, separators=(",", ":"))
+
+
+def _keys(value: Any, where: str) -> list[Key]:
+    out = []
+    for pair in state_files.array(value, where, MAX_KEYS_PER_RECORD):
+        b, q = state_files.array(pair, where, 2, length=2)
+        out.append((state_files.text(b, where, frames.MAX_BOOT_CHARS), state_files.integer(q, where, 0, frames.MAX_SEQ)))
+    return out
+
+
+def check_frame(frame: Any) -> dict[str, Any]:
+    """A journaled frame exactly as the kiosk builds one (envelope, schema, size); StateFileError otherwise."""
+    try:
+        # either version: a key provisioned (or removed) since, and the link re-versions on replay
+        version = frame.get("v") if isinstance(frame, dict) and frame.get("v") in VERSIONS else frames.VERSION
+        frames.check_envelope(frame, version)
+        schema = protocol.KIOSK_FRAMES.get(frame["type"])
+        if schema is None or not schema.reliable:
+            raise StateFileError("frame of a type the kiosk does not journal")
+        for name in ("ts", "terminal"):
+            state_files.text(frame.get(name), f"frame {name}", 64)
+        fields = {k: v for k, v in frame.items() if k not in protocol.KIOSK_ENVELOPE}
+        _, refused = protocol.filter_fields(frame["type"], fields, protocol.Role.KIOSK)
+        if refused:
+            raise StateFileError(f"{frame['type']} frame with a field not in its schema")
+        frames.encode({**frame, "v": frames.VERSION})  # the size bound (a MAC goes outside the JSON)
+    except StateFileError:
+        raise
+    except ValueError as exc:  # FrameError (envelope, size), a missing required field
+        raise StateFileError(f"not a frame the kiosk sends: {str(exc)[:80]}") from None
+    return frame
+
+
+def _record(line: str) -> dict[str, Any]:
+    """One journal record, checked; StateFileError otherwise."""
+    rec = state_files.parse_json(line, max_bytes=state_files.MAX_RECORD_BYTES)
+    if not isinstance(rec, dict):
+        raise StateFileError("record is not an object")
+    if "frame" in rec:
+        state_files.obj(rec, "record", ("frame",), ("drop",))
+        check_frame(rec["frame"])
+        rec["drop"] = _keys(rec.get("drop", []), "drop")
+    elif "lost" in rec:
+        state_files.obj(rec, "record", ("lost",))
+        state_files.integer(rec["lost"], "lost", 0, frames.MAX_SEQ)
+    else:
+        state_files.obj(rec, "record", ("done",))
+        rec["done"] = _keys(rec["done"], "done")
+    return rec
 
 
 def is_overflow_alert(frame: dict[str, Any]) -> bool:
@@ -80,6 +135,8 @@ class Journal:
         self._frames: OrderedDict[Key, dict[str, Any]] = OrderedDict()
         self._records = 0  # records in the file, live or dead
         self.corrupt_records = 0
+        #: Set by ``load`` when records had to be skipped (the file as it was is kept aside).
+        self.set_aside: SetAside | None = None
         self.lost = 0
         self._overflow_alerts = 0  # overflow alerts among the pending frames
 
@@ -119,20 +176,28 @@ class Journal:
             log.warning("journal: cut a torn last record of %d bytes (never sent)", len(torn))
         self._frames.clear()
         self.lost = self._overflow_alerts = 0
+        self.corrupt_records = 0
+        first_problem = ""
         for line in records.lines:
             try:
-                rec = json.loads(line)
-                if "frame" in rec:
-                    self._apply_append(rec["frame"], [(b, q) for b, q in rec.get("drop", ())])
-                elif "lost" in rec:
-                    self.lost = int(rec["lost"])
-                else:
-                    for b, q in rec["done"]:
-                        self._pop((b, q))
-            except (ValueError, KeyError, TypeError):
+                rec = _record(line)
+            except StateFileError as exc:
                 self.corrupt_records += 1
+                first_problem = first_problem or str(exc)
+                continue
+            if "frame" in rec:
+                self._apply_append(rec["frame"], rec.get("drop", ()))
+            elif "lost" in rec:
+                self.lost = rec["lost"]
+            else:
+                for key in rec["done"]:
+                    self._pop(key)
         if self.corrupt_records:
-            log.warning("journal: skipped %d unreadable records", self.corrupt_records)
+            # the good records go on (compacted below); the whole file as it was is kept aside
+            self.set_aside = set_aside(
+                self.path, self.path.parent,
+                f"{self.corrupt_records} of {len(records.lines)} records unreadable, the first: {first_problem}",
+                "those records are skipped: console events may be lost", copy=True)
         while len(self._frames) > self.max_frames:  # the bound was lowered in the config
             old = self._pop(next(iter(self._frames)))
             self.lost += old.get("lost", 0) if old is not None and is_overflow_alert(old) else 1

@@ -65,6 +65,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from kiosk.pin import PIN_RULES, PinType
+from kiosk.vocabulary import CardOutcome, values
 
 #: The ATR of the card; OpenSC's JPKI driver matches it.  Not used to detect the card.
 ATR = bytes.fromhex("3BE000FF8131FE4514")
@@ -180,27 +181,7 @@ def parse_aid(text: str) -> bytes:
 
 
 #: Every outcome a card operation can have.  The session maps each to a screen.
-OUTCOMES = (
-    "ok",               # verified / changed / counter read
-    "wrong",            # wrong PIN, tries_left > 0 tries remain
-    "locked",           # the PIN is blocked (or this wrong try blocked it: tries_left 0)
-    "card_removed",     # the card went away during the command: the try may have been spent
-    "card_changed",     # another card than the session's answers: nothing was sent to it
-    "counter_changed",  # the counter is not the one the citizen was shown: the PIN was not sent
-    "no_card",          # no card in the reader
-    "two_cards",        # more than one reader matching the pattern holds a card: none is guessed
-    "not_mynumber",     # a card that has no JPKI applet (SELECT answered 6A82)
-    "juki_card",        # an old 住民基本台帳カード (its JPKI token says so)
-    "smartphone",       # a smartphone's JPKI, not a card
-    "unknown_token",    # a JPKI applet whose token is none of the known ones
-    "no_applet",        # the PIN's applet or file is not on this card (6A82)
-    "not_a_card",       # what answered does not speak ISO 7816-4 SELECT (6D00/6E00, no SW)
-    "card_error",       # the card answered SELECT with another error (6Fxx, 65xx, ...)
-    "not_supported",    # the card refused an operation no public reference shows it offers
-    "no_reader",        # no reader (matching the configured pattern)
-    "no_pcscd",         # the PC/SC daemon is not running
-    "error",            # anything else (unexpected status word, reader fault)
-)
+OUTCOMES = values(CardOutcome)  # what each means: kiosk.vocabulary.CardOutcome
 
 
 @dataclass(frozen=True)

@@ -31,13 +31,14 @@ from pathlib import Path
 
 from kiosk import __version__
 from kiosk.durable import write_atomic
+from kiosk.vocabulary import DriftLevel, PinResult, values
 
 METRICS_FILE = "metrics.prom"
 
 #: The label values of ``pin_kiosk_sessions_total{result=...}``, always all present
 #: so that rate() works from the first scrape.  Same words as the console's pin.result.
-SESSION_RESULTS = ("ok", "wrong", "locked", "cancelled", "timeout", "card_removed", "no_card", "error")
-DRIFT_LEVELS = ("ok", "warn", "alert")
+SESSION_RESULTS = values(PinResult)
+DRIFT_LEVELS = values(DriftLevel)
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,15 @@ for the card transmit.
 """
 from __future__ import annotations
 
-import enum
 import hmac
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from kiosk.secret_memory import SecretArena
+from kiosk.vocabulary import PinType
+
+__all__ = ["PIN_RULES", "PIN_CAPACITY", "Pin", "PinError", "PinRule", "PinType", "entry_problem", "parse_pin_type"]
 
 DIGITS = "0123456789"
 UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -38,18 +40,6 @@ ARENA = SecretArena(PIN_CAPACITY)
 MASK_CHAR = "\u25cf"  # ● what the citizen sees per typed character
 
 
-class PinType(str, enum.Enum):
-    """The four PINs of a My Number card, named as the console protocol names them."""
-
-    USER_AUTH = "user_auth"  # 利用者証明用電子証明書
-    SIGNATURE = "signature"  # 署名用電子証明書
-    RESIDENT_REGISTRY = "resident_registry"  # 住民基本台帳用
-    CARD_INFO_INPUT = "card_info_input"  # 券面事項入力補助用
-
-    def __str__(self) -> str:  # so f-strings give "user_auth", not "PinType.USER_AUTH"
-        return self.value
-
-
 @dataclass(frozen=True)
 class PinRule:
     """What one PIN may contain, and how many wrong tries lock it."""
@@ -59,30 +49,17 @@ class PinRule:
     max_len: int
     max_tries: int
     keypad: str  # "digits" or "alnum"
-    name_ja: str
-    name_en: str
     #: a new PIN chosen on change must mix letters and digits (signature PIN)
     needs_letter_and_digit: bool = False
 
 
 PIN_RULES: dict[PinType, PinRule] = {
     PinType.SIGNATURE: PinRule(
-        DIGITS + UPPER, 6, 16, 5, "alnum",
-        "署名用電子証明書の暗証番号", "signature certificate PIN",
-        needs_letter_and_digit=True,
+        DIGITS + UPPER, 6, 16, 5, "alnum", needs_letter_and_digit=True,
     ),
-    PinType.USER_AUTH: PinRule(
-        DIGITS, 4, 4, 3, "digits",
-        "利用者証明用電子証明書の暗証番号", "user authentication PIN",
-    ),
-    PinType.RESIDENT_REGISTRY: PinRule(
-        DIGITS, 4, 4, 3, "digits",
-        "住民基本台帳用の暗証番号", "resident registry PIN",
-    ),
-    PinType.CARD_INFO_INPUT: PinRule(
-        DIGITS, 4, 4, 3, "digits",
-        "券面事項入力補助用の暗証番号", "card information input support PIN",
-    ),
+    PinType.USER_AUTH: PinRule(DIGITS, 4, 4, 3, "digits"),
+    PinType.RESIDENT_REGISTRY: PinRule(DIGITS, 4, 4, 3, "digits"),
+    PinType.CARD_INFO_INPUT: PinRule(DIGITS, 4, 4, 3, "digits"),
 }
 
 

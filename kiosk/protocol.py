@@ -75,6 +75,7 @@ from typing import Any
 
 from kiosk import frames
 from kiosk.pin import PIN_RULES, PinType
+from kiosk.vocabulary import DriftLevel, PinResult, values
 
 #: Kiosk frames in flight at once (sent, not yet acked).  Under line noise a
 #: retransmitted frame can arrive after later ones; (boot, seq) and ts order them.
@@ -167,7 +168,7 @@ def _object(schema: dict[str, Check]) -> Check:
 
 PIN_TYPES = tuple(p.value for p in PinType)
 ACTIONS = ("verify", "change")
-RESULTS = ("ok", "wrong", "locked", "cancelled", "timeout", "card_removed", "no_card", "error")
+RESULTS = values(PinResult)
 MAX_TRIES = max(r.max_tries for r in PIN_RULES.values())
 
 #: A state, reason or code name: lowercase words, no digits (a digit PIN cannot hide in it).
@@ -182,7 +183,7 @@ MM = _number(-1000.0, 1000.0)
 HEX_DIGEST = _pattern(r"[0-9a-f]{8,128}")
 #: A calendar date, YYYY-MM-DD (the user-authentication certificate's end date).
 ISO_DATE = _pattern(r"20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
-LEVEL = _choice("ok", "warn", "alert")
+LEVEL = _choice(*values(DriftLevel))
 
 DRIFT_SUMMARY = _object({
     "level": LEVEL, "shift_mm": MM, "shift_x_mm": MM, "shift_y_mm": MM, "taps": COUNT,
@@ -337,11 +338,6 @@ def filter_fields(type_: str, fields: dict[str, Any], role: Role) -> tuple[dict[
     if missing:
         raise ValueError(f"{type_}: missing or refused {', '.join(sorted(missing))}")
     return kept, refused
-
-
-def is_reliable(type_: str) -> bool:
-    schema = KIOSK_FRAMES.get(type_) or COMMANDS.get(type_)
-    return schema is None or schema.reliable
 
 
 def ack_frame(own_boot: str, frame: dict[str, Any], version: int = frames.VERSION) -> dict[str, Any]:

@@ -30,7 +30,10 @@ import resource
 
 PR_SET_DUMPABLE = 4  # <linux/prctl.h>
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+try:  # glibc's soname first: find_library runs ldconfig in a subprocess, at every import
+    _libc = ctypes.CDLL("libc.so.6", use_errno=True)
+except OSError:
+    _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 
 def forbid_core_dumps() -> list[str]:

@@ -37,6 +37,7 @@ from typing import Any, Callable
 from kiosk.jpki import CHANGE_SUPPORTED, CardIdentity
 from kiosk.pin import PIN_RULES, Pin, PinError, PinType, entry_problem
 from kiosk.view import View
+from kiosk.vocabulary import AlertCode, CardOutcome as O, DeviceFault, EndReason, PinResult as R
 
 # --- states -----------------------------------------------------------------
 IDLE = "idle"                  # no session
@@ -48,52 +49,48 @@ RESULT = "result"              # an outcome shown; waiting for the citizen or st
 ENDED = "ended"                # the citizen sees that the session ended
 TECHNICIAN = "technician"      # calibration or drift check owns the screen
 
-#: Why a session ends (``session.ended`` reason).
-END_REASONS = ("logout", "cancel", "timeout", "card_removed", "shutdown")
-
-#: ``pin.result`` results (protocol vocabulary).
-RESULTS = ("ok", "wrong", "locked", "cancelled", "timeout", "card_removed", "no_card", "error")
-
 #: Card outcomes (drivers) -> ``pin.result`` results.  ``card_changed`` (another card
 #: answers than the session's) ends the session as ``card_removed``.
 _OUTCOME_TO_RESULT = {
-    "ok": "ok", "wrong": "wrong", "locked": "locked", "card_removed": "card_removed",
-    "card_changed": "card_removed",
-    "no_card": "no_card", "not_mynumber": "no_card", "juki_card": "no_card", "smartphone": "no_card",
-    "unknown_token": "no_card", "no_applet": "no_card", "not_a_card": "no_card",
-    "two_cards": "error", "card_error": "error", "not_supported": "error",
-    "no_reader": "error", "no_pcscd": "error", "error": "error",
+    O.OK: R.OK, O.WRONG: R.WRONG, O.LOCKED: R.LOCKED, O.CARD_REMOVED: R.CARD_REMOVED,
+    O.CARD_CHANGED: R.CARD_REMOVED,
+    O.NO_CARD: R.NO_CARD, O.NOT_MYNUMBER: R.NO_CARD, O.JUKI_CARD: R.NO_CARD, O.SMARTPHONE: R.NO_CARD,
+    O.UNKNOWN_TOKEN: R.NO_CARD, O.NO_APPLET: R.NO_CARD, O.NOT_A_CARD: R.NO_CARD,
+    O.TWO_CARDS: R.ERROR, O.CARD_ERROR: R.ERROR, O.NOT_SUPPORTED: R.ERROR,
+    O.NO_READER: R.ERROR, O.NO_PCSCD: R.ERROR, O.ERROR: R.ERROR,
 }
 
 #: Card outcomes that are device faults -> the fault screen's code (kiosk.ui.strings ``fault_*``).
-_OUTCOME_TO_FAULT = {"no_reader": "no_reader", "no_pcscd": "no_reader", "error": "card_error",
-                     "card_error": "card_error", "two_cards": "card_error", "not_supported": "card_error"}
+_OUTCOME_TO_FAULT = {O.NO_READER: DeviceFault.NO_READER, O.NO_PCSCD: DeviceFault.NO_READER,
+                     O.ERROR: DeviceFault.CARD_ERROR, O.CARD_ERROR: DeviceFault.CARD_ERROR,
+                     O.TWO_CARDS: DeviceFault.CARD_ERROR, O.NOT_SUPPORTED: DeviceFault.CARD_ERROR}
 
 #: Card outcomes the clerk must be told in words (alert code = the outcome), and the words.
 CARD_ALERTS = {
-    "two_cards": "二つのリーダーにカードがあります: 市民のカードだけを残してください (two readers hold a card)",
-    "juki_card": "住基カードです: マイナンバーカードではありません (an old 住基カード, not a My Number card)",
-    "smartphone": "スマートフォンのJPKIです: カードではありません (a smartphone's JPKI, not a card)",
-    "unknown_token": "JPKIのトークンが不明です (unknown JPKI token)",
-    "not_mynumber": "マイナンバーカードではありません (no JPKI applet)",
-    "not_a_card": "カードとして応答しません (does not answer as a smart card)",
-    "no_applet": "この暗証番号のアプリがカードにありません (no applet for this PIN)",
-    "card_error": "カードがエラーを返しました (the card answered with an error)",
-    "card_changed": "別のカードに替わりました: セッションを終了しました (another card: session ended)",
+    O.TWO_CARDS: "二つのリーダーにカードがあります: 市民のカードだけを残してください (two readers hold a card)",
+    O.JUKI_CARD: "住基カードです: マイナンバーカードではありません (an old 住基カード, not a My Number card)",
+    O.SMARTPHONE: "スマートフォンのJPKIです: カードではありません (a smartphone's JPKI, not a card)",
+    O.UNKNOWN_TOKEN: "JPKIのトークンが不明です (unknown JPKI token)",
+    O.NOT_MYNUMBER: "マイナンバーカードではありません (no JPKI applet)",
+    O.NOT_A_CARD: "カードとして応答しません (does not answer as a smart card)",
+    O.NO_APPLET: "この暗証番号のアプリがカードにありません (no applet for this PIN)",
+    O.CARD_ERROR: "カードがエラーを返しました (the card answered with an error)",
+    O.CARD_CHANGED: "別のカードに替わりました: セッションを終了しました (another card: session ended)",
 }
 
 #: Result screen for each ``pin.result`` result shown in RESULT.
-_RESULT_SCREEN = {"ok": "result_ok", "wrong": "wrong_pin", "locked": "locked",
-                  "no_card": "no_card", "error": "fault"}
+_RESULT_SCREEN = {R.OK: "result_ok", R.WRONG: "wrong_pin", R.LOCKED: "locked",
+                  R.NO_CARD: "no_card", R.ERROR: "fault"}
 
 #: Screen shown after a session ends, by reason.
-_ENDED_SCREEN = {"logout": "session_ended", "cancel": "session_ended", "shutdown": "session_ended",
-                 "timeout": "timed_out", "card_removed": "card_removed"}
+_ENDED_SCREEN = {EndReason.LOGOUT: "session_ended", EndReason.CANCEL: "session_ended",
+                 EndReason.SHUTDOWN: "session_ended", EndReason.TIMEOUT: "timed_out",
+                 EndReason.CARD_REMOVED: "card_removed"}
 
-#: Keys that are not characters.
-CONTROL_KEYS = ("backspace", "clear", "cancel", "enter", "lang")
-#: Buttons outside the keypad: wrong_pin "retry"; last-try warning "continue"/"cancel".
-BUTTON_KEYS = ("retry", "continue")
+#: The result of an entry that never reached the card, by why the session ended.
+_ABANDONED_RESULT = {EndReason.CANCEL: R.CANCELLED, EndReason.LOGOUT: R.CANCELLED,
+                     EndReason.TIMEOUT: R.TIMEOUT, EndReason.CARD_REMOVED: R.CARD_REMOVED,
+                     EndReason.SHUTDOWN: R.CANCELLED}
 
 COUNTDOWN_FROM_S = 10  # show the seconds left this long before an inactivity timeout
 
@@ -260,17 +257,17 @@ class Session:
         handler = TRANSITIONS[self.state].get(event)
         if handler is None:
             if event in ("begin", "cancel", "logout"):
-                return [self._alert("not_now", f"{event} ignored while {self.state}")]
+                return [self._alert(AlertCode.NOT_NOW, f"{event} ignored while {self.state}")]
             return []
         return handler(self, now_s, **kw)
 
     # -------------------------------------------------------------- handlers
     def _on_begin(self, now_s: float, pin_type: PinType, action: str, operator: str | None) -> list[Effect]:
         if action not in ("verify", "change"):
-            return [self._alert("bad_command", f"unknown action {action!r}")]
+            return [self._alert(AlertCode.BAD_COMMAND, f"unknown action {action!r}")]
         if action == "change" and PinType(pin_type) not in CHANGE_SUPPORTED:
             # before anything is typed: no public reference shows this PIN can be changed
-            return [self._alert("change_not_supported",
+            return [self._alert(AlertCode.CHANGE_NOT_SUPPORTED,
                                 f"{PinType(pin_type).value}: 暗証番号の変更はこの端末ではできません "
                                 "(changing this PIN is not supported)")]
         fx: list[Effect] = []
@@ -522,8 +519,7 @@ class Session:
 
     def _abandon(self, reason: str) -> list[Effect]:
         """An entry that never reached the card ends with the session."""
-        result = {"cancel": "cancelled", "logout": "cancelled", "timeout": "timeout",
-                  "card_removed": "card_removed", "shutdown": "cancelled"}[reason]
+        result = _ABANDONED_RESULT[EndReason(reason)]
         fx = self._finish_entry(result, self.entry.tries_left if self.entry else None)
         return fx + self._end(reason)
 

@@ -73,15 +73,16 @@ class Speaker:
 
     def click(self) -> None:
         """A key was committed: the same click whatever the key."""
-        self._play("click")
+        self.play("click")
 
     def result(self, result: str) -> None:
         """The card answered: the tone of ``result`` (silent for results without one)."""
         tone = RESULT_TONES.get(result)
         if tone is not None:
-            self._play(tone)
+            self.play(tone)
 
-    def _play(self, name: str) -> None:
+    def play(self, name: str) -> None:
+        """Play tone ``name`` (the terminal decides which; ``kiosk.terminal.Sound``)."""
         sound = self._sounds.get(name)
         if sound is not None:
             sound.play()  # type: ignore[attr-defined]

@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 A backend (``pcsc``, ``sim``) knows how to reach a card: ``open_link(reader)``
-gives a ``Link`` (one exclusive connection, inside one PC/SC transaction;
+gives a ``CardConnection`` (one exclusive connection, inside one PC/SC transaction;
 ``transmit`` one APDU; ``close`` powers the card down or resets it, which
 drops any verified state), and ``wait_presence(timeout_s)`` blocks until a
 reader or card comes or goes.  ``open_link(None)`` chooses the reader: the
@@ -95,7 +95,7 @@ class CardFacts:
     resident_registry_candidates: tuple[tuple[bytes, bool], ...] = ()  # (aid, answers 63Cx)
 
 
-class Link:
+class CardConnection:
     """One connection to the card, exclusive until closed."""
 
     reader: str = ""
@@ -117,7 +117,7 @@ class CardBackend:
     resident_registry_aid: bytes | None = None
 
     # -- what a backend provides ------------------------------------------
-    def open_link(self, reader: str | None = None) -> Link:
+    def open_link(self, reader: str | None = None) -> CardConnection:
         """A link to the card in ``reader``; None: in the one matching reader holding a card."""
         raise NotImplementedError
 
@@ -137,7 +137,7 @@ class CardBackend:
     # -- the operations -----------------------------------------------------
     def identify(self, pin_type: PinType) -> CardResult:
         """At ``begin``: which card (reader + certificate hash), its end date, and the counter."""
-        def steps(link: Link) -> CardResult:
+        def steps(link: CardConnection) -> CardResult:
             cert = self._recognise(link)
             if isinstance(cert, CardResult):
                 return cert
@@ -157,7 +157,7 @@ class CardBackend:
 
         With ``identity``: on that card only (else ``card_changed``).
         """
-        def steps(link: Link) -> CardResult:
+        def steps(link: CardConnection) -> CardResult:
             changed = self._check_identity(link, identity)
             if changed is not None:
                 return changed
@@ -192,7 +192,7 @@ class CardBackend:
             return CardResult("error")
         loc = jpki.pin_location(pin_type)
 
-        def steps(link: Link) -> CardResult:
+        def steps(link: CardConnection) -> CardResult:
             checked = self._verify_on(link, pin_type, old, identity, shown_tries)
             if not checked.ok:
                 return checked
@@ -204,7 +204,7 @@ class CardBackend:
         """For ``card status``: token, certificate end date, every 住基 candidate probed (no PIN)."""
         facts: list[CardFacts] = []
 
-        def steps(link: Link) -> CardResult:
+        def steps(link: CardConnection) -> CardResult:
             cert = self._recognise(link)
             if isinstance(cert, CardResult):
                 facts.append(CardFacts(cert.outcome))
@@ -219,7 +219,7 @@ class CardBackend:
 
     # -- shared steps ---------------------------------------------------------
     def _run(self, op: str, pin_type: PinType | None, identity: CardIdentity | None,
-             steps: Callable[[Link], CardResult]) -> CardResult:
+             steps: Callable[[CardConnection], CardResult]) -> CardResult:
         try:
             link = self.open_link(identity.reader if identity is not None else None)
         except CardFault as fault:
@@ -239,7 +239,7 @@ class CardBackend:
         return result
 
     @staticmethod
-    def _token(link: Link) -> CardResult | None:
+    def _token(link: CardConnection) -> CardResult | None:
         """Select JPKI and check its token: None for a My Number card, else what it is."""
         why = jpki.select_outcome(link.transmit(jpki.select_applet(jpki.AID_JPKI))[1], jpki_applet=True)
         if why is not None:
@@ -251,12 +251,12 @@ class CardBackend:
         return None if kind == "mynumber_card" else CardResult(kind)
 
     @staticmethod
-    def _recognise(link: Link) -> bytes | CardResult:
+    def _recognise(link: CardConnection) -> bytes | CardResult:
         """A My Number card's auth certificate, or why the card is not one."""
         return CardBackend._token(link) or CardBackend._read_certificate(link)
 
     @staticmethod
-    def _read_ef(link: Link, ef: bytes, length: int) -> bytes | CardResult:
+    def _read_ef(link: CardConnection, ef: bytes, length: int) -> bytes | CardResult:
         why = jpki.select_outcome(link.transmit(jpki.select_ef(ef))[1])
         if why is not None:
             return CardResult(why)
@@ -264,7 +264,7 @@ class CardBackend:
         return data if sw == jpki.SW_OK else CardResult("card_error")
 
     @staticmethod
-    def _read_certificate(link: Link) -> bytes | CardResult:
+    def _read_certificate(link: CardConnection) -> bytes | CardResult:
         """The user-authentication certificate (EF 000A, no PIN), whole."""
         head = CardBackend._read_ef(link, jpki.EF_AUTH_CERT, 4)
         if isinstance(head, CardResult):
@@ -281,7 +281,7 @@ class CardBackend:
         return bytes(cert[:total])
 
     @staticmethod
-    def _check_identity(link: Link, identity: CardIdentity | None) -> CardResult | None:
+    def _check_identity(link: CardConnection, identity: CardIdentity | None) -> CardResult | None:
         """None when the link reaches a My Number card that is ``identity``'s (any, without one).
 
         A card that is not the session's, or not a My Number card any more, is
@@ -295,27 +295,27 @@ class CardBackend:
         return None if identity.same_card(cert) else CardResult("card_changed")
 
     @staticmethod
-    def _answers_counter(link: Link, aid: bytes) -> bool:
+    def _answers_counter(link: CardConnection, aid: bytes) -> bool:
         """The applet selects and its 住基 PIN EF answers the empty VERIFY with 63Cx."""
         loc = jpki.pin_location(PinType.RESIDENT_REGISTRY, aid)
         return (link.transmit(jpki.select_applet(aid))[1] == jpki.SW_OK
                 and link.transmit(jpki.select_ef(loc.ef))[1] == jpki.SW_OK
                 and jpki.is_counter(link.transmit(jpki.VERIFY_COUNTER)[1]))
 
-    def _locate_resident_registry(self, link: Link) -> bytes | None:
+    def _locate_resident_registry(self, link: CardConnection) -> bytes | None:
         for aid in jpki.RESIDENT_REGISTRY_AID_CANDIDATES:
             if self._answers_counter(link, aid):
                 return aid
         return None
 
-    def _pin_aid(self, link: Link, pin_type: PinType, identity: CardIdentity | None) -> bytes | CardResult | None:
+    def _pin_aid(self, link: CardConnection, pin_type: PinType, identity: CardIdentity | None) -> bytes | CardResult | None:
         if pin_type != PinType.RESIDENT_REGISTRY:
             return None
         aid = identity.resident_registry_aid if identity is not None else None
         aid = aid or self.resident_registry_aid or self._locate_resident_registry(link)
         return aid if aid is not None else CardResult("no_applet")
 
-    def _select_pin(self, link: Link, pin_type: PinType, identity: CardIdentity | None
+    def _select_pin(self, link: CardConnection, pin_type: PinType, identity: CardIdentity | None
                     ) -> jpki.PinLocation | CardResult:
         """Select the PIN's applet and file: its location, or why not."""
         aid = self._pin_aid(link, pin_type, identity)
@@ -327,13 +327,13 @@ class CardBackend:
             why = jpki.select_outcome(link.transmit(jpki.select_ef(loc.ef))[1])
         return CardResult(why) if why is not None else loc
 
-    def _read_counter(self, link: Link, pin_type: PinType, identity: CardIdentity | None) -> CardResult:
+    def _read_counter(self, link: CardConnection, pin_type: PinType, identity: CardIdentity | None) -> CardResult:
         loc = self._select_pin(link, pin_type, identity)
         if isinstance(loc, CardResult):
             return loc
         return jpki.result_of_counter(link.transmit(jpki.VERIFY_COUNTER)[1], loc.max_tries)
 
-    def _verify_on(self, link: Link, pin_type: PinType, pin: Pin, identity: CardIdentity | None,
+    def _verify_on(self, link: CardConnection, pin_type: PinType, pin: Pin, identity: CardIdentity | None,
                    shown_tries: int | None) -> CardResult:
         changed = self._check_identity(link, identity)
         if changed is not None:
@@ -351,7 +351,7 @@ class CardBackend:
         return self._send_secret(link, jpki.verify, pin, jpki.result_of_verify, loc.max_tries)
 
     @staticmethod
-    def _send_secret(link: Link, build: Callable[[bytearray], bytearray], pin: Pin,
+    def _send_secret(link: CardConnection, build: Callable[[bytearray], bytearray], pin: Pin,
                      parse: Callable[[int, int], CardResult], max_tries: int) -> CardResult:
         """Transmit a command carrying ``pin``; the bytes live only for the transmit."""
         with pin.reveal() as raw:

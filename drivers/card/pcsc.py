@@ -37,7 +37,7 @@ import time
 
 from smartcard import scard
 
-from drivers.card.base import CardBackend, CardFault, Link, Presence, ReaderStatus
+from drivers.card.base import CardBackend, CardFault, CardConnection, Presence, ReaderStatus
 from kiosk import jpki
 
 log = logging.getLogger("pin_kiosk.card")
@@ -58,6 +58,7 @@ E_NO_READER = {_code(scard.SCARD_E_NO_READERS_AVAILABLE), _code(scard.SCARD_E_UN
 E_NO_CARD = {_code(scard.SCARD_E_NO_SMARTCARD), _code(scard.SCARD_W_REMOVED_CARD)}
 E_SHARING = _code(scard.SCARD_E_SHARING_VIOLATION)
 E_TIMEOUT = _code(scard.SCARD_E_TIMEOUT)
+E_NOT_TRANSACTED = _code(scard.SCARD_E_NOT_TRANSACTED)
 E_CANCELLED = _code(scard.SCARD_E_CANCELLED)
 STATE_PRESENT = scard.SCARD_STATE_PRESENT
 STATE_CHANGED = scard.SCARD_STATE_CHANGED
@@ -79,7 +80,7 @@ def reader_matches(name: str, pattern: str) -> bool:
     return pattern.lower() in name.lower()
 
 
-class _PcscLink(Link):
+class _PcscLink(CardConnection):
     def __init__(self, backend: "PcscBackend", context: int, reader: str) -> None:
         self._backend, self._context, self.reader = backend, context, reader
         for attempt in range(backend.busy_retries + 1):
@@ -94,6 +95,10 @@ class _PcscLink(Link):
             if outcome == "no_pcscd":
                 backend._drop_context()
             raise CardFault(outcome, scard.SCardGetErrorMessage(rc))
+        # the reader's event state now (its upper 16 bits count insertions and removals): a
+        # failure later with a moved count is a card that went away, even if another is in now
+        rc, states = scard.SCardGetStatusChange(context, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
+        self._state_at_connect = states[0][1] & ~STATE_CHANGED if _code(rc) == S_OK else 0
         rc = scard.SCardBeginTransaction(self._card)
         if _code(rc) != S_OK:
             scard.SCardDisconnect(self._card, scard.SCARD_RESET_CARD)
@@ -113,7 +118,8 @@ class _PcscLink(Link):
         return jpki.split_response(response)
 
     def _why_failed(self, rc: int) -> str:
-        """A failed transmit: the card was pulled, pcscd died, or a real error."""
+        """A failed transmit: the card was pulled (or swapped), pcscd died, or a real error."""
+        rc_failed = rc
         outcome = _outcome_of(rc, "card_removed")
         if outcome == "no_pcscd":
             self._backend._drop_context()
@@ -121,9 +127,18 @@ class _PcscLink(Link):
         if outcome != "error":
             return outcome
         # pcscd learns of a vanished card by polling the reader (about every 0.4 s):
-        # give it that long to tell us the card went away before calling it an error.
-        rc, states = scard.SCardGetStatusChange(self._context, 600, [(self.reader, STATE_PRESENT)])
-        if _code(rc) == S_OK and not states[0][1] & STATE_PRESENT:
+        # give it that long to tell us the card went away (or was swapped: the event
+        # count moved) before calling it an error.
+        known = self._state_at_connect or STATE_PRESENT
+        rc, states = scard.SCardGetStatusChange(self._context, 600, [(self.reader, known)])
+        if _code(rc) == S_OK:
+            now = states[0][1] & ~STATE_CHANGED
+            if not now & STATE_PRESENT or (now >> 16) != (known >> 16):
+                return "card_removed"
+        if _code(rc_failed) == E_NOT_TRANSACTED:
+            # the command never reached a card although one seems present: the card we
+            # connected to is gone and pcscd has not noticed yet (vpcd after a swap faster
+            # than its 0.4 s poll).  Nothing was sent to it; the next link finds what is there.
             return "card_removed"
         return "error"
 
@@ -194,7 +209,7 @@ class PcscBackend(CardBackend):
         return readers, [name for name, state, _atr in states if state & STATE_PRESENT]
 
     # -- CardBackend ---------------------------------------------------------
-    def open_link(self, reader: str | None = None) -> Link:
+    def open_link(self, reader: str | None = None) -> CardConnection:
         context = self._get_context()
         if reader is None:
             _readers, holding = self._holding(context)

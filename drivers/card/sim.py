@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import threading
 
-from drivers.card.base import CardBackend, CardFault, Link, Presence, ReaderStatus
+from drivers.card.base import CardBackend, CardFault, CardConnection, Presence, ReaderStatus
 from drivers.card.virtual import VirtualCard
 
 SIM_READER = "Simulated reader"
 
 
-class _SimLink(Link):
+class _SimLink(CardConnection):
     reader = SIM_READER
 
     def __init__(self, backend: "SimBackend") -> None:
@@ -51,7 +51,7 @@ class SimBackend(CardBackend):
             self._pending.append(Presence("card_inserted", SIM_READER))
         self._wake.set()  # the first wait reports the initial state at once
 
-    def open_link(self, reader: str | None = None) -> Link:
+    def open_link(self, reader: str | None = None) -> CardConnection:
         with self._lock:
             if not self.inserted or reader not in (None, SIM_READER):
                 raise CardFault("no_card")

@@ -1,13 +1,17 @@
 """``mouse``: the desktop stand-in for a touchscreen in demos.
 
-There is no fd: the app owns pygame's event queue and hands mouse button and
-motion events to ``feed_mouse``; ``read`` returns the Contacts they made.
+There is no fd: SDL's event queue is the input.  ``pump`` drains it (button 1
+and motion become ``feed_mouse`` calls; the window's close button calls
+``on_quit``), so the app only calls ``pump`` on its poll timer and ``read`` as
+for any source; nothing else in the app or the display knows about the mouse.
 Mouse coordinates are screen pixels, taken as raw units over the ``[touch]``
 ranges (the shipped configs make those the screen size, so the identity
 calibration maps them one to one).  The filter chain and the tap builder are
 the same as for a panel, so the demo behaves like the kiosk.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 from drivers.touch.event_stream import config_axes
 from drivers.touch.source import TouchSource
@@ -35,6 +39,16 @@ class MouseSource(TouchSource):
         elif kind == "up":
             self._down = False
         self._pending.extend(self.pipeline.frames([(kind, t_s, float(x), float(y), None)]))
+
+    def pump(self, on_quit: Callable[[], None], now_s: float) -> None:
+        """Hand pygame's pending button-1 and motion events to ``feed_mouse``; QUIT calls ``on_quit``."""
+        import pygame
+        kinds = {pygame.MOUSEBUTTONDOWN: "down", pygame.MOUSEMOTION: "move", pygame.MOUSEBUTTONUP: "up"}
+        for ev in pygame.event.get():
+            if ev.type == pygame.QUIT:
+                on_quit()
+            elif ev.type in kinds and (ev.type == pygame.MOUSEMOTION or ev.button == 1):
+                self.feed_mouse(kinds[ev.type], ev.pos[0], ev.pos[1], now_s)
 
     def read(self, now_s: float) -> list[Contact]:
         out, self._pending = self._pending, []

@@ -31,7 +31,8 @@ import time
 from typing import Any, TextIO
 
 from kiosk.cli import UsageError, config_from_args
-from kiosk.pin import PIN_RULES, PinType
+from kiosk.ui.strings import text
+from kiosk.vocabulary import PinType
 
 HELP = """commands:
   begin PIN_TYPE [verify|change] [OPERATOR]   start a PIN entry (PIN_TYPE: user_auth, signature,
@@ -97,8 +98,8 @@ _ACTIONS = {"verify": ("照合", "verify"), "change": ("変更", "change")}
 
 def _pin_names(pin_type: Any) -> tuple[str, str]:
     try:
-        rule = PIN_RULES[PinType(pin_type)]
-        return rule.name_ja, rule.name_en
+        name = f"name_{PinType(pin_type).value}"
+        return text("ja", name), text("en", name)
     except ValueError:
         return str(pin_type), str(pin_type)
 

@@ -186,6 +186,32 @@ def _set_crtc(fd: int, crtc_id: int, fb_id: int, connector_id: int | None, mode_
     _ioctl(fd, DRM_IOCTL_MODE_SETCRTC, buf, "SETCRTC")
 
 
+def copy_rects(dst, dst_pitch: int, src, src_pitch: int, size_px: tuple[int, int],
+               rects: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """Copy rectangles ``(x, y, w, h)`` of a 32 bpp image between buffers of different pitches.
+
+    Clipped to ``size_px``; whole rows of equal pitch go in one slice.  Returns the
+    ``drm_clip_rect`` boxes ``(x1, y1, x2, y2)`` that were copied (for DIRTYFB).  Pure
+    buffer arithmetic: the tests run it on bytearrays.
+    """
+    w_px, h_px = size_px
+    clips = []
+    for x, y, w, h in rects:
+        x0, y0 = max(0, x), max(0, y)
+        x1, y1 = min(w_px, x + w), min(h_px, y + h)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        if x0 == 0 and x1 == w_px and src_pitch == dst_pitch:  # whole rows: one copy
+            dst[y0 * dst_pitch:y1 * dst_pitch] = src[y0 * src_pitch:y1 * src_pitch]
+        else:
+            n = (x1 - x0) * 4
+            for row in range(y0, y1):
+                d, s = row * dst_pitch + x0 * 4, row * src_pitch + x0 * 4
+                dst[d:d + n] = src[s:s + n]
+        clips.append((x0, y0, x1, y1))
+    return clips
+
+
 class KmsScreen:
     """One connector's CRTC scanning out one XRGB8888 dumb buffer that we write into."""
 
@@ -221,22 +247,7 @@ class KmsScreen:
     def present(self, pixels: memoryview, src_pitch: int, rects: list[tuple[int, int, int, int]]) -> None:
         """Copy the rectangles ``(x, y, w, h)`` of an XRGB8888 image to the panel, then flush them."""
         assert self._map is not None
-        w_px, h_px = self.size_px
-        clips = []
-        m = self._map
-        for x, y, w, h in rects:
-            x0, y0 = max(0, x), max(0, y)
-            x1, y1 = min(w_px, x + w), min(h_px, y + h)
-            if x1 <= x0 or y1 <= y0:
-                continue
-            if x0 == 0 and x1 == w_px and src_pitch == self.pitch:  # whole rows: one copy
-                m[y0 * self.pitch:y1 * self.pitch] = pixels[y0 * src_pitch:y1 * src_pitch]
-            else:
-                n = (x1 - x0) * 4
-                for row in range(y0, y1):
-                    d, s = row * self.pitch + x0 * 4, row * src_pitch + x0 * 4
-                    m[d:d + n] = pixels[s:s + n]
-            clips.append((x0, y0, x1, y1))
+        clips = copy_rects(self._map, self.pitch, pixels, src_pitch, self.size_px, rects)
         if clips:
             self._flush(clips)
 

@@ -211,11 +211,6 @@ STRINGS: dict[str, dict[str, str]] = {"ja": JA, "en": EN}
 LANGUAGES = tuple(STRINGS)
 
 
-def other_language(lang: str) -> str:
-    """The language the ``lang`` key switches to."""
-    return "en" if lang == "ja" else "ja"
-
-
 def text(lang: str, key: str, **values: object) -> str:
     """The string ``key`` in ``lang``, with placeholders filled.
 

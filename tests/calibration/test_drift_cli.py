@@ -87,12 +87,15 @@ def test_status_of_a_corrupt_state_is_one_line_exit_1(tmp_path):
 
 def test_load_estimator_survives_missing_corrupt_and_other_keypad(tmp_path):
     cfg = load_config(None, {"state_dir": str(tmp_path)})
-    fresh = load_estimator(cfg, 15.0)
-    assert fresh.learning and fresh.sessions == 0
+    fresh, notice = load_estimator(cfg, 15.0)
+    assert fresh.learning and fresh.sessions == 0 and notice is None
     est = learned_estimator(random.Random(2), cfg.drift, pitch_mm=15.0)
     save_estimator(cfg, est)
-    assert load_estimator(cfg, 15.0).to_json() == est.to_json()
-    assert load_estimator(cfg, 18.0).learning  # keypad changed: baseline not reused
+    assert load_estimator(cfg, 15.0)[0].to_json() == est.to_json()
+    assert load_estimator(cfg, 18.0)[0].learning  # keypad changed: baseline not reused
     state_path(cfg).write_bytes(b"\x00\xff garbage")
-    assert load_estimator(cfg, 15.0).learning
-    assert isinstance(load_estimator(cfg, 15.0), DriftEstimator)
+    reset, notice = load_estimator(cfg, 15.0)
+    assert reset.learning and isinstance(reset, DriftEstimator) and notice is None  # a reader moves nothing
+    reset, notice = load_estimator(cfg, 15.0, set_aside_corrupt=True)  # the kiosk at start does
+    assert reset.learning and notice.file == "drift.json" and notice.kept_as.startswith("drift.json.corrupt-")
+    assert not state_path(cfg).exists() and (tmp_path / notice.kept_as).read_bytes() == b"\x00\xff garbage"

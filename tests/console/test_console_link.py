@@ -378,3 +378,23 @@ def test_loss_count_survives_a_kiosk_restart_during_the_outage(tmp_path):
     assert len(drifts) + sum(a["lost"] for a in alerts) == 40 and drifts[-1] == 39
     os.close(master)
     second.close()
+
+
+def test_an_unreadable_journal_is_moved_away_so_the_link_stays_alive(tmp_path):
+    """A journal the kiosk cannot read (here a directory in its place) would fail every append,
+    the watchdog would stop, and systemd would restart the kiosk into the same state: a loop."""
+    from kiosk.config import config_from_dict
+    from kiosk.console_link import ConsoleLink
+    from kiosk.journal import JOURNAL_NAME
+
+    (tmp_path / JOURNAL_NAME).mkdir()
+    cfg = config_from_dict({"console": {"port": "loop://"}, "state": {"dir": str(tmp_path)}})
+    link = ConsoleLink(cfg, tmp_path)
+    try:
+        (notice,) = link.set_aside
+        assert notice.file == JOURNAL_NAME and "events may be lost" in notice.consequence
+        assert (tmp_path / notice.kept_as).is_dir()
+        link.send("alert", 0.0, code="test", message="after the restart")
+        assert link.alive() and (tmp_path / JOURNAL_NAME).is_file()
+    finally:
+        link.close()

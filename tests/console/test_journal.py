@@ -1,9 +1,13 @@
 """The console journal: durable before send, forgotten on ack, replayed in order, bounded, compacted."""
+import json
+
 from kiosk.journal import COMPACT_SLACK, Journal
 
 
 def frame(seq, boot="b1"):
-    return {"v": 1, "type": "alert", "seq": seq, "boot": boot, "code": "test", "message": f"e{seq}"}
+    """A frame as the kiosk journals it (the journal refuses anything else on load)."""
+    return {"v": 1, "type": "alert", "seq": seq, "boot": boot, "ts": "2026-12-03T10:00:00.000Z",
+            "terminal": "t1", "code": "test", "message": f"e{seq}"}
 
 
 def test_replay_in_order_after_restart_without_acked_frames(tmp_path):
@@ -37,10 +41,14 @@ def test_torn_last_record_is_cut_and_the_rest_survives(tmp_path):
     assert [f["seq"] for f in Journal(tmp_path / "j", 100).load()] == [1, 2, 3]
 
 
-def test_unreadable_record_is_skipped_and_counted(tmp_path):
-    (tmp_path / "j").write_text('{"frame":' + '{"v":1,"type":"alert","seq":1,"boot":"b"}}\nnot json\n')
+def test_unreadable_record_is_skipped_counted_and_the_file_kept_aside(tmp_path):
+    good = json.dumps({"frame": frame(1)})
+    (tmp_path / "j").write_text(good + "\nnot json\n")
     j = Journal(tmp_path / "j", 100)
     assert [f["seq"] for f in j.load()] == [1] and j.corrupt_records == 1
+    assert j.set_aside.file == "j" and "1 of 2 records" in j.set_aside.reason
+    assert (tmp_path / j.set_aside.kept_as).read_text() == good + "\nnot json\n"
+    assert (tmp_path / "j").read_text() == json.dumps({"frame": frame(1)}, separators=(",", ":")) + "\n"
 
 
 def test_overflow_drops_the_oldest_and_says_which(tmp_path):
@@ -77,8 +85,7 @@ def test_empty_and_missing(tmp_path):
 
 
 def overflow_alert(seq, lost, boot="b1"):
-    return {"v": 1, "type": "alert", "seq": seq, "boot": boot, "code": "journal_overflow", "lost": lost,
-            "message": f"{lost} lost"}
+    return {**frame(seq, boot), "code": "journal_overflow", "lost": lost, "message": f"{lost} lost"}
 
 
 def test_loss_count_is_durable_reported_once_and_given_back_if_its_alert_is_dropped(tmp_path):

@@ -16,7 +16,7 @@ from drivers.card.pcsc import PcscBackend
 from drivers.card.virtual import TEST_PERSON, certificate_for
 from kiosk.pin import PinType
 from support_kiosk import PIN_ARG, SECRETS, UA, KioskUnderTest, kiosk_on_stack
-from support_pcsc import READER_1, running_stack
+from support_pcsc import READER_1, running_stack, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -31,8 +31,7 @@ def stack():
 
 
 def test_certificate_date_reaches_the_console_and_nothing_personal_does(stack, tmp_path):
-    with kiosk_on_stack(stack, tmp_path) as k:
-        stack.insert_card("--pins", PIN_ARG, "--cert-serial", SERIAL, "--valid-until", "2027-02-28")
+    with kiosk_on_stack(stack, tmp_path, card_args=("--cert-serial", SERIAL, "--valid-until", "2027-02-28")) as k:
         k.say("begin", pin_type="user_auth", action="verify", operator="clerk01")
         started = k.wait_frame("entry.started")
         assert started["cert_valid_until"] == "2027-02-28"
@@ -71,8 +70,7 @@ def test_resident_registry_change_is_refused_before_anything_is_typed(stack, tmp
 
 
 def test_a_card_pulled_during_verify_is_recounted_for_the_clerk_at_the_next_insertion(stack, tmp_path):
-    with kiosk_on_stack(stack, tmp_path) as k:
-        stack.insert_card("--pins", PIN_ARG, "--cert-serial", SERIAL, "--verify-delay-s", "2")
+    with kiosk_on_stack(stack, tmp_path, card_args=("--cert-serial", SERIAL, "--verify-delay-s", "2")) as k:
         k.say("begin", pin_type="user_auth", action="verify", operator="clerk01")
         k.wait_frame("entry.started")
         k.type("0000")
@@ -87,3 +85,21 @@ def test_a_card_pulled_during_verify_is_recounted_for_the_clerk_at_the_next_inse
         counter = k.wait_frame("card.counter")
         assert {key: counter[key] for key in ("pin_type", "reason", "card", "tries_left")} == {
             "pin_type": "user_auth", "reason": "removed_during_verify", "card": "same", "tries_left": 2}
+
+
+def test_a_fast_swap_ends_the_session_and_the_new_card_gets_nothing(stack, tmp_path):
+    with kiosk_on_stack(stack, tmp_path) as k:
+        k.say("begin", pin_type="user_auth", action="verify", operator="clerk01")
+        k.wait_frame("entry.started")
+        k.type("0000")
+        stack.kill_card()
+        stack.insert_card("--pins", PIN_ARG, "--tries", "user_auth=2")  # another citizen's card
+        k.press("enter")
+        r = k.wait_frame("pin.result")
+        assert r["result"] == "card_removed"
+        assert k.wait_frame("session.ended")["reason"] == "card_removed"
+        # pcscd may still be catching up with the swap: once it sees the new card, its counter
+        counts = []
+        wait_for(lambda: counts.append(PcscBackend().tries_left(UA).tries_left) or counts[-1] is not None,
+                 5.0, "the new card")
+        assert counts[-1] == 2  # did not move

@@ -163,7 +163,7 @@ def test_a_full_rewrite_with_recomputed_hashes_is_caught_with_the_console_head(t
     assert not report.ok and "rewritten" in report.reason  # ...but not the chain the console saw
 
 
-def test_opening_quarantines_a_torn_last_line_and_records_it(tmp_path):
+def test_a_torn_last_line_is_an_unclean_shutdown_kept_in_quarantine_never_tampering(tmp_path, caplog):
     heads = write_sample_trail(tmp_path, sessions=1)
     torn = b'{"seq":10,"ts":"2026-11-26T10:00:00.000Z","kind":"card_ins'
     with open(tmp_path / AUDIT_FILE, "ab") as f:
@@ -175,7 +175,11 @@ def test_opening_quarantines_a_torn_last_line_and_records_it(tmp_path):
     assert len(q) == 1 and base64.b64decode(q[0]["torn_b64"]) == torn
     assert q[0]["after_seq"] == 9 and q[0]["after_hash"] == heads[-1]
     recs = [json.loads(x) for x in audit_lines(tmp_path)]
-    assert recs[9]["kind"] == "audit.quarantined" and recs[9]["bytes"] == len(torn) and recs[9]["after_seq"] == 9
+    assert recs[9]["kind"] == "shutdown.unclean" and recs[9]["bytes"] == len(torn) and recs[9]["after_seq"] == 9
+    # a power cut, not tampering: no chain_broken record, no ERROR (main before issue 21 wrote both)
+    assert [r["kind"] for r in recs[10:]] == ["boot"]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"] and trail.broken_line is None
+    assert trail.unclean == "torn_record"
     assert verify_chain(tmp_path / AUDIT_FILE).ok
 
 

@@ -98,3 +98,83 @@ def test_missing_file_and_directory(tmp_path):
 def test_int_is_accepted_where_a_number_is_expected():
     cfg = config_from_dict({"session": {"inactivity_timeout_s": 30}})
     assert cfg.session.inactivity_timeout_s == 30.0 and isinstance(cfg.session.inactivity_timeout_s, float)
+
+
+# -- issue 21: the config says OK only when run can use it ---------------------------------------------
+#: Each value the running kiosk could not use, which main's ``pin-kiosk config`` called valid.
+UNUSABLE = [
+    ('[terminal]\nid = "counter 1"\n', "terminal.id"),        # every boot's audit record silently refused
+    ('[terminal]\nid = "' + "x" * 5000 + '"\n', "terminal.id"),  # no frame fits 4,096 bytes: no hello
+    ("[keypad]\nrelease_tolerance_mm = 10.0\n", "keypad.release_tolerance_mm"),  # lifting on 2 commits 1
+    ("[keypad]\ndigit_key_mm = 40\n", "keypad.digit_key_mm"),  # run died with an internal LayoutError
+    ('[touch]\nfilters = ["pthres", "smooth"]\n', "touch.filters"),
+    ('[touch]\nsource = "evdve:/dev/input/event0"\n', "touch.source"),
+]
+
+
+@pytest.mark.parametrize("text,key", UNUSABLE, ids=[k for _, k in UNUSABLE])
+def test_values_run_cannot_use_are_refused(tmp_path, text, key):
+    path = tmp_path / "kiosk.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert [e.key for e in info.value.errors] == [key]
+    assert str(info.value).startswith(f"{path}: {key}: ")
+
+
+@pytest.mark.stack
+def test_pin_kiosk_config_and_run_give_every_mistake_one_line_and_exit_2(tmp_path):
+    path = tmp_path / "kiosk.toml"
+    path.write_text('[terminal]\nid = "counter 1"\n[keypad]\nrelease_tolerance_mm = 10.0\ndigit_key_mm = 40\n'
+                    '[touch]\nfilters = ["smooth"]\n')
+    for command in ("config", "run"):
+        r = subprocess.run([sys.executable, "-m", "kiosk", command, "--config", str(path), "--video", "dummy",
+                            "--state-dir", str(tmp_path / "state"), "--card", "sim", "--serial", "loop://"],
+                           capture_output=True, text=True, timeout=60)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert [ln.split(": ")[3] for ln in lines] == [
+            "terminal.id", "keypad.digit_key_mm", "keypad.release_tolerance_mm", "touch.filters"], lines
+        assert all(ln.startswith(f"pin-kiosk: config error: {path}: ") for ln in lines)
+    assert not (tmp_path / "state").exists()  # refused before anything was touched
+
+
+def test_the_longest_terminal_id_fits_every_consumer():
+    from kiosk.audit import check_fields
+    from kiosk.protocol import KIOSK_FRAMES, Link, Role
+    import kiosk.frames as frames
+
+    longest = "C" + "x" * 30 + "9"
+    cfg = config_from_dict({"terminal": {"id": longest}})
+    check_fields("boot", {"version": "0.1.0", "terminal": cfg.terminal.id, "boot": "b" * 16})
+    link = Link(Role.KIOSK, "f" * 64, terminal=cfg.terminal.id)
+    # the fullest frame the kiosk builds: an alert with the longest message the schema allows
+    frame, refused = link.build("alert", {"code": "x" * 48, "message": "x" * 200, "level": "fault",
+                                          "lost": 2**53 - 1}, "2026-12-03T10:00:00.000Z")
+    assert not refused and len(frames.encode(frame)) < frames.MAX_LINE_BYTES and "alert" in KIOSK_FRAMES
+    with pytest.raises(ConfigError, match="terminal.id"):
+        config_from_dict({"terminal": {"id": longest + "x"}})
+
+
+def test_release_tolerance_is_checked_against_the_real_gaps():
+    # the press tracker commits the pressed key when the release is inside it grown by the tolerance:
+    # the tolerance must stay below the gap itself (the issue said half the gap; the shipped 2.0 mm
+    # with 2.5 mm gaps is right, and a slide onto the next key is refused at any value below the gap)
+    config_from_dict({"keypad": {"release_tolerance_mm": 2.4}})
+    with pytest.raises(ConfigError, match="narrowest gap between keys"):
+        config_from_dict({"keypad": {"release_tolerance_mm": 2.6}})
+    config_from_dict({"keypad": {"release_tolerance_mm": 4.5, "gap_mm": 5.0, "alnum_key_mm": 12.0,
+                                 "digit_key_mm": 12.0}, "screen": {"width_px": 1280, "height_px": 800,
+                                                                   "width_mm": 217.0, "height_mm": 136.0}})
+
+
+#: Keys documented in config/*.toml that no code reads yet, and who wires them.
+NOT_YET_READ = {"session.result_screen_s": "issue 18 (screen18) holds the result screen this long"}
+
+
+def test_every_documented_key_is_read_by_the_code():
+    from support_repo import ROOT as root
+    code = "\n".join(p.read_text() for d in ("kiosk", "drivers", "calibration") for p in (root / d).rglob("*.py"))
+    unread = [f"{table}.{key}" for table, values in load_config(PRODUCTION_CONFIG).to_dict().items()
+              for key in values if f".{key}" not in code and f'"{key}"' not in code]
+    assert sorted(unread) == sorted(NOT_YET_READ), unread

@@ -60,3 +60,21 @@ def test_no_drm_device_is_one_clear_line(tmp_path):
         kms.open_kms_screen((800, 480), cards=[])
     with pytest.raises(kms.KmsError, match=r"no connected display with a 800x480 mode \(.*card0: No such file"):
         kms.open_kms_screen((800, 480), cards=[str(tmp_path / "card0")])
+
+
+def test_dirty_rectangles_are_copied_between_pitches_and_clipped():
+    w, h, src_pitch, dst_pitch = 6, 4, 6 * 4, 8 * 4  # a driver's pitch is often wider than the image
+    src = bytes((i * 7) % 251 for i in range(src_pitch * h))
+    dst = bytearray(dst_pitch * h)
+    clips = kms.copy_rects(dst, dst_pitch, memoryview(src), src_pitch, (w, h),
+                           [(1, 1, 2, 2), (5, 3, 9, 9), (-3, -3, 2, 2), (0, 0, 0, 5)])
+    assert clips == [(1, 1, 3, 3), (5, 3, 6, 4)]  # the off-screen and empty ones are dropped
+    for y in range(h):
+        for x in range(w):
+            got = dst[y * dst_pitch + x * 4: y * dst_pitch + x * 4 + 4]
+            inside = (1 <= x < 3 and 1 <= y < 3) or (x == 5 and y == 3)
+            want = src[y * src_pitch + x * 4: y * src_pitch + x * 4 + 4] if inside else bytes(4)
+            assert got == want, (x, y)
+    same = bytearray(src_pitch * h)
+    assert kms.copy_rects(same, src_pitch, src, src_pitch, (w, h), [(0, 1, w, 2)]) == [(0, 1, w, 3)]
+    assert same[src_pitch:3 * src_pitch] == src[src_pitch:3 * src_pitch] and same[:src_pitch] == bytes(src_pitch)

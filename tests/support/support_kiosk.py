@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import support_pcsc  # noqa: F401  (points PCSCLITE_CSOCK_NAME at the tests' pcscd before anything uses PC/SC)
@@ -69,8 +69,10 @@ class KioskUnderTest:
 
     def __init__(self, tmp: Path, card: str = "pcsc:Virtual PCD", extra_config: str = "",
                  env: dict[str, str] | None = None, cwd: Path | None = None,
-                 preexec_fn=None, key: bytes | None = None, state_dir: Path | None = None) -> None:
-        """``key``: provision the terminal's console key (protocol 2) for the kiosk and the test console."""
+                 preexec_fn=None, key: bytes | None = None, state_dir: Path | None = None,
+                 prepare: Callable[[Path], None] | None = None) -> None:
+        """``key``: provision the terminal's console key (protocol 2) for the kiosk and the test console;
+        ``prepare(state_dir)`` runs after the calibration is installed, before the kiosk starts."""
         self.tmp = tmp
         self.state_dir = state_dir or tmp / "state"
         self.config = tmp / "kiosk.toml"
@@ -83,6 +85,8 @@ class KioskUnderTest:
         self.cfg = load_config(self.config)
         axes = Axes(AxisRange(0, 4095), AxisRange(0, 4095))
         store.install(self.state_dir, SKEWED, {"technician": "e2e"}, axes=axes, screen=self.cfg.screen)
+        if prepare is not None:
+            prepare(self.state_dir)
         self.fifo = tmp / "touch.fifo"
         os.mkfifo(self.fifo)
         self.port_link = tmp / "kiosk-console"  # the udev symlink
@@ -186,11 +190,12 @@ class KioskUnderTest:
 
 
 @contextlib.contextmanager
-def kiosk_on_stack(stack, tmp: Path, **options) -> "Iterator[KioskUnderTest]":
-    """A fresh card (the shared PINs) and a kiosk over ``stack``; afterwards a clean exit and no PIN anywhere."""
+def kiosk_on_stack(stack, tmp: Path, card_args: tuple[str, ...] = (), **options) -> "Iterator[KioskUnderTest]":
+    """A fresh card (the shared PINs, and ``card_args`` for ``pin-kiosk simcard``) and a kiosk over
+    ``stack``; afterwards a clean exit and no PIN anywhere."""
     if stack.pcscd is None:
         stack.start_pcscd()
-    stack.insert_card("--pins", PIN_ARG)
+    stack.insert_card("--pins", PIN_ARG, *card_args)
     k = KioskUnderTest(tmp, **options)
     try:
         yield k
