@@ -65,7 +65,7 @@ if TYPE_CHECKING:
 LEVELS = values(DriftLevel)
 
 #: Format of ``DriftEstimator.to_json``; bump when the meaning of a field changes.
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the residual field (field_moments, field_offset_mm, baseline_slopes); 1 still loads
 #: A saved state is about 1 KB; more is not one of ours.
 STATE_MAX_BYTES = 64 << 10
 
@@ -83,10 +83,13 @@ SESSION_CLIP = 3.0
 #: A single residual is clipped to this norm (mm) before it enters the sums;
 #: no honest tap on a key can be further than that from the key's centre.
 TAP_CLIP_MM = 12.0
-#: Fast EWMA of the offset used for the alert shift: weight of a 5-tap session.
-ALERT_EWMA_LAMBDA = 0.45
-#: EWMA weight per touch for the gap-tap, far-tap and correction rates.
+#: Fast EWMA of the offset used for the alert shift: weight of a 5-tap session (0.45 before
+#: issue 20 let a population of elderly citizens, 1.5 mm low, reach a 4 mm "shift").
+ALERT_EWMA_LAMBDA = 0.2
+#: EWMA weight per touch for the far-tap and correction rates.
 TAP_RATE_LAMBDA = 0.03
+#: EWMA weight per touch for the gap-tap rate: slower, since one unsure citizen taps many gaps.
+GAP_RATE_LAMBDA = 0.01
 #: A residual longer than this is a "far" tap.  Counting them is the robust
 #: form of the residual spread: once taps straddle two keys, most residuals are
 #: far whichever key they registered on, so wrapping cannot hide it, while one
@@ -97,7 +100,7 @@ FAR_TAP_MM = 5.0
 WRONG_EWMA_LAMBDA = 0.08
 #: Excess rates over baseline that mean "taps are landing elsewhere".
 FAR_RATE_ALERT = 0.35  # far taps per committed tap (about a 4 mm shift; 0.1 undrifted)
-GAP_RATE_ALERT = 0.15  # gap taps per touch
+GAP_RATE_ALERT = 0.30  # gap taps per touch (0.15 raised most false alerts: issue 20)
 CORRECTION_RATE_ALERT = 0.08  # backspace-then-neighbour per touch
 WRONG_PIN_RATE_ALERT = 0.45  # share of sessions ending in a wrong PIN
 #: Floors for variances learned from a baseline (mm^2 per axis), so a
@@ -117,6 +120,9 @@ class SessionSummary:
     far_taps: int = 0  # residuals longer than FAR_TAP_MM
     gap_taps: int = 0  # taps that landed on no key
     corrections: int = 0  # backspace followed by a neighbouring key
+    #: residual-field moments (``FIELD_MOMENTS``) of the taps that said where their key is;
+    #: in memory only: they reach the estimator through a SessionPool, mixed with other sessions
+    field: tuple[float, ...] = ()
 
 
 def key_pitch_mm(*layouts: "KeyLayout") -> float:
@@ -144,7 +150,7 @@ def key_residual_mm(layout: "KeyLayout", key_id: str, x_px: float, y_px: float) 
 class SessionDrift:
     """Residual sums of one citizen session; wipe it when the session ends."""
 
-    __slots__ = ("_n", "_sx", "_sy", "_sxx", "_syy", "_far", "_gaps", "_corrections")
+    __slots__ = ("_n", "_sx", "_sy", "_sxx", "_syy", "_far", "_gaps", "_corrections", "_field")
 
     def __init__(self) -> None:
         self.wipe()
@@ -156,9 +162,14 @@ class SessionDrift:
         self._far = 0
         self._gaps = 0
         self._corrections = 0
+        self._field: tuple[float, ...] = (0.0,) * len(FIELD_MOMENTS)
 
-    def add_tap(self, residual_mm: tuple[float, float]) -> None:
-        """A committed keypress: tap position minus the registered key's centre, mm."""
+    def add_tap(self, residual_mm: tuple[float, float], key_at_mm: tuple[float, float] | None = None) -> None:
+        """A committed keypress: tap position minus the registered key's centre, mm.
+
+        ``key_at_mm``: where that key's centre is (mm from the screen centre), so the
+        residual field (drift that turns or stretches, not only shifts) can be fitted.
+        """
         dx, dy = float(residual_mm[0]), float(residual_mm[1])
         if not (math.isfinite(dx) and math.isfinite(dy)):
             return
@@ -166,6 +177,11 @@ class SessionDrift:
         self._far += r > FAR_TAP_MM
         if r > TAP_CLIP_MM:
             dx, dy = dx * TAP_CLIP_MM / r, dy * TAP_CLIP_MM / r
+        if key_at_mm is not None:
+            x, y = float(key_at_mm[0]), float(key_at_mm[1])
+            if math.isfinite(x) and math.isfinite(y):
+                self._field = tuple(m + v for m, v in zip(
+                    self._field, (1.0, x, y, x * x, x * y, y * y, dx, dy, x * dx, y * dx, x * dy, y * dy)))
         self._n += 1
         self._sx += dx
         self._sy += dy
@@ -187,14 +203,100 @@ class SessionDrift:
     def summary(self) -> SessionSummary:
         """Mean offset, count and spread of this session's residuals, and the counters."""
         n = self._n
+        field = centred_moments(self._field) if self._field[0] >= 2 else ()
         if n == 0:
             return SessionSummary(0.0, 0.0, 0, 0.0, 0, self._gaps, self._corrections)
         mx, my = self._sx / n, self._sy / n
         var = max(0.0, self._sxx / n - mx * mx) + max(0.0, self._syy / n - my * my)
-        return SessionSummary(mx, my, n, math.sqrt(var), self._far, self._gaps, self._corrections)
+        return SessionSummary(mx, my, n, math.sqrt(var), self._far, self._gaps, self._corrections, field)
 
     def __repr__(self) -> str:
         return f"<SessionDrift n={self._n}>"
+
+
+#: The moments a session's residual field is summed in, over taps with key centre (x, y)
+#: and residual (dx, dy): count, Σx, Σy, Σx², Σxy, Σy², Σdx, Σdy, Σx·dx, Σy·dx, Σx·dy, Σy·dy.
+FIELD_MOMENTS = ("n", "x", "y", "xx", "xy", "yy", "dx", "dy", "xdx", "ydx", "xdy", "ydy")
+#: What leaves a session: the same moments centred on the session's own means (n, Sxx, Sxy,
+#: Syy, Sx·dx, Sy·dx, Sx·dy, Sy·dy).  Centring removes the person's own offset, which would
+#: otherwise look like a slope whenever one person types on the left keypad and the next on
+#: the right: the field's slopes come from how residuals vary *within* each session.
+CENTRED_MOMENTS = ("n", "cxx", "cxy", "cyy", "cxdx", "cydx", "cxdy", "cydy")
+#: The residual field's slopes: dx = … + ax·x + ay·y, dy = … + bx·x + by·y (per mm across the keypad).
+SLOPES = ("ax", "ay", "bx", "by")
+#: The slopes' memory in taps: moments decay by (1 − 1/FIELD_WINDOW_TAPS) per tap.
+FIELD_WINDOW_TAPS = 120
+#: Ridge on the slopes (mm² of key spread): a few clustered keys cannot invent a rotation.
+FIELD_RIDGE_MM2 = 800.0
+#: Taps the slopes need before the field may raise an alert.
+FIELD_MIN_TAPS = 40
+#: Before a baseline exists the field is judged against "no offset at all", which people
+#: never quite meet (they tap a little low): this much more displacement is needed.
+GROSS_MARGIN_MM = 2.0
+#: Taps since the calibration before a gross error may be called (a handful of citizens).
+GROSS_MIN_TAPS = 20
+
+
+def centred_moments(m: tuple[float, ...]) -> tuple[float, ...]:
+    """A session's raw field moments centred on its own mean key and mean residual."""
+    n = m[0]
+    mx, my, mdx, mdy = m[1] / n, m[2] / n, m[6] / n, m[7] / n
+    return (n, m[3] - n * mx * mx, m[4] - n * mx * my, m[5] - n * my * my,
+            m[8] - n * mx * mdx, m[9] - n * my * mdx, m[10] - n * mx * mdy, m[11] - n * my * mdy)
+
+
+def field_slopes(c: list[float] | tuple[float, ...]) -> tuple[float, float, float, float]:
+    """(ax, ay, bx, by): how the residual changes per mm across the keypad, dx = … + ax·x + ay·y."""
+    sxx, sxy, syy = c[1] + FIELD_RIDGE_MM2, c[2], c[3] + FIELD_RIDGE_MM2
+    det = sxx * syy - sxy * sxy
+    ax = (syy * c[4] - sxy * c[5]) / det
+    ay = (sxx * c[5] - sxy * c[4]) / det
+    bx = (syy * c[6] - sxy * c[7]) / det
+    by = (sxx * c[7] - sxy * c[6]) / det
+    return ax, ay, bx, by
+
+
+#: The slopes' part of a corner's movement counts only beyond this many of its standard errors.
+FIELD_SLOPE_SIGMAS = 2.0
+
+
+def field_displacement_mm(offset_mm: tuple[float, float], slopes: tuple[float, ...],
+                          box_mm: tuple[float, float, float, float],
+                          moments: list[float] | tuple[float, ...] | None = None, tap_var_mm2: float = 0.0) -> float:
+    """The largest key movement over the keypad box: shift plus slopes, at its corners (it is affine).
+
+    With ``moments`` and the taps' variance, each corner's movement is reduced
+    by ``FIELD_SLOPE_SIGMAS`` standard errors of what the slopes add there, so
+    a noisy slope estimate cannot call a turn that is not there.
+    """
+    x0, y0, x1, y1 = box_mm
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    ax, ay, bx, by = slopes
+    if moments is not None:
+        sxx, sxy, syy = moments[1] + FIELD_RIDGE_MM2, moments[2], moments[3] + FIELD_RIDGE_MM2
+        det = sxx * syy - sxy * sxy
+    worst = 0.0
+    for x in (x0, x1):
+        for y in (y0, y1):
+            dx, dy = x - cx, y - cy
+            move = math.hypot(offset_mm[0] + ax * dx + ay * dy, offset_mm[1] + bx * dx + by * dy)
+            if moments is not None:
+                lev = (syy * dx * dx - 2 * sxy * dx * dy + sxx * dy * dy) / det
+                move -= FIELD_SLOPE_SIGMAS * math.sqrt(max(tap_var_mm2, 0.0) * lev)
+            worst = max(worst, move)
+    return worst
+
+
+def keypad_box_mm(*layouts: "KeyLayout") -> tuple[float, float, float, float]:
+    """The box of every key centre of the keypads in use, mm from the screen centre."""
+    pts = [key_at_mm(layout, k.id) for layout in layouts for k in layout.keys]
+    return (min(p[0] for p in pts), min(p[1] for p in pts), max(p[0] for p in pts), max(p[1] for p in pts))
+
+
+def key_at_mm(layout: "KeyLayout", key_id: str) -> tuple[float, float]:
+    """A key's centre in mm from the screen centre (x right, y down): where its residuals are."""
+    cx, cy = layout.key_centre_px(key_id)
+    return ((cx - layout.screen_w_px / 2) / layout.px_per_mm_x, (cy - layout.screen_h_px / 2) / layout.px_per_mm_y)
 
 
 class SessionPool:
@@ -249,7 +351,7 @@ class LevelChange:
 
     old: str
     new: str
-    reason: str  # "shift" | "far_taps" | "gap_taps" | "corrections" | "wrong_pins" | "drift_check" | "cleared"
+    reason: str  # "shift" | "field" | "gross" | "far_taps" | "gap_taps" | "corrections" | "wrong_pins" | "drift_check" | "cleared"
 
 
 def _clip(vx: float, vy: float, limit: float) -> tuple[float, float]:
@@ -276,11 +378,15 @@ def _finite(value: Any, name: str) -> float:
 class DriftEstimator:
     """Sequential drift test over sessions; persist with ``to_json``/``from_json``."""
 
-    def __init__(self, cfg: DriftConfig, key_pitch_mm: float) -> None:
+    def __init__(self, cfg: DriftConfig, key_pitch_mm: float,
+                 keypad_box_mm: tuple[float, float, float, float] | None = None) -> None:
         if not key_pitch_mm > 0:
             raise ValueError("key_pitch_mm must be positive")
         self.cfg = cfg
         self.key_pitch_mm = float(key_pitch_mm)
+        #: where the keys are (``keypad_box_mm``): the field's displacement is judged over it;
+        #: None turns the field rules off (only the mean offset is watched)
+        self.keypad_box_mm = keypad_box_mm
         self.reset_baseline()
 
     # -- thresholds ----------------------------------------------------------
@@ -318,6 +424,32 @@ class DriftEstimator:
         self.gap_rate = 0.0
         self.corr_rate = 0.0
         self.wrong_rate = 0.0
+        # residual field: decayed within-session moments, and the baseline's slopes
+        self.field_moments = [0.0] * len(CENTRED_MOMENTS)
+        self.baseline_slopes: tuple[float, ...] | None = None
+        self.field_offset_mm = (0.0, 0.0)  # slow EWMA (FIELD_WINDOW_TAPS) of (session mean - baseline)
+
+    @property
+    def field_shift_mm(self) -> float:
+        """How far the keys moved at the worst corner of the keypad: shift and turn together (0 without a box)."""
+        if self.keypad_box_mm is None or self.field_moments[0] < (GROSS_MIN_TAPS if self.learning else FIELD_MIN_TAPS):
+            return 0.0
+        slopes = field_slopes(self.field_moments)
+        if self.learning:  # against "nothing moved": the mean offset so far, the slopes as they are
+            b = self._b
+            offset = (b["wx"] / b["w"], b["wy"] / b["w"]) if b["w"] > 0 else (0.0, 0.0)
+        else:
+            offset = self.field_offset_mm
+            slopes = tuple(s - b for s, b in zip(slopes, self.baseline_slopes or (0.0,) * 4))
+        tap_var = self.tap_var_mm2 if not self.learning else TAP_VAR_FLOOR_MM2 * 4
+        moved = field_displacement_mm(offset, slopes, self.keypad_box_mm, self.field_moments, tap_var)
+        return max(moved, math.hypot(*offset)) if self.learning else moved
+
+    def _add_field(self, field: tuple[float, ...]) -> None:
+        if len(field) != len(CENTRED_MOMENTS) or field[0] <= 0:
+            return
+        keep = (1.0 - 1.0 / FIELD_WINDOW_TAPS) ** field[0]
+        self.field_moments = [keep * m + f for m, f in zip(self.field_moments, field)]
 
     @property
     def learning(self) -> bool:
@@ -343,7 +475,11 @@ class DriftEstimator:
         self.taps += max(n, 0)
         if self.learning:
             self._learn(summary, wrong_pin)
+            self._add_field(summary.field)
+            if not self.learning:  # the baseline just finished: the slopes so far are its slopes
+                self.baseline_slopes = field_slopes(self.field_moments)
             return self._set(self._alert_reason_while_learning(), "ok")
+        self._add_field(summary.field)
         return self._monitor(summary, wrong_pin)
 
     def _learn(self, s: SessionSummary, wrong_pin: bool) -> None:
@@ -391,6 +527,9 @@ class DriftEstimator:
         # No baseline yet: only a level of trouble no honest tapper produces counts.
         b = self._b
         taps = max(b["n"], 1)
+        if b["n"] >= GROSS_MIN_TAPS and self.keypad_box_mm is not None and \
+                self.field_shift_mm >= self.alert_mm + GROSS_MARGIN_MM:
+            return "gross"  # a gross error right after a calibration: no blind window
         if b["sessions"] >= 5 and b["gaps"] / taps >= 2 * GAP_RATE_ALERT:
             return "gap_taps"
         if b["sessions"] >= 5 and b["corr"] / taps >= 2 * CORRECTION_RATE_ALERT:
@@ -403,7 +542,8 @@ class DriftEstimator:
         if touches > 0:
             # per touch, not per session: a long signature PIN full of gap taps says more
             w = 1.0 - (1.0 - TAP_RATE_LAMBDA) ** touches
-            self.gap_rate += w * (s.gap_taps / touches - self.gap_rate)
+            wg = 1.0 - (1.0 - GAP_RATE_LAMBDA) ** touches
+            self.gap_rate += wg * (s.gap_taps / touches - self.gap_rate)
             self.corr_rate += w * (min(s.corrections / touches, 1.0) - self.corr_rate)
         self.wrong_rate += WRONG_EWMA_LAMBDA * (float(bool(wrong_pin)) - self.wrong_rate)
         if n > 0:
@@ -424,6 +564,9 @@ class DriftEstimator:
             ox, oy = self.offset_mm
             ex, ey = _clip(dx - ox, dy - oy, 3.0 * sigma + self.alert_mm)
             self.offset_mm = (ox + a * ex, oy + a * ey)
+            wf = 1.0 - (1.0 - 1.0 / FIELD_WINDOW_TAPS) ** n
+            fx, fy = self.field_offset_mm
+            self.field_offset_mm = (fx + wf * (dx - fx), fy + wf * (dy - fy))
             # far taps (residuals wrap but stay long when taps straddle two keys)
             w = 1.0 - (1.0 - TAP_RATE_LAMBDA) ** n
             self.far_rate += w * (min(s.far_taps / n, 1.0) - self.far_rate)
@@ -433,6 +576,8 @@ class DriftEstimator:
         alert = None
         if self.shift_mm >= self.alert_mm:
             alert = "shift"
+        elif self.field_shift_mm >= self.alert_mm:
+            alert = "field"  # keys moved unevenly (a corner, a turn): the mean can stay near zero
         elif self.far_rate - self.base_far_rate >= FAR_RATE_ALERT:
             alert = "far_taps"
         elif self.gap_rate - self.base_gap_rate >= GAP_RATE_ALERT:
@@ -520,20 +665,29 @@ class DriftEstimator:
             "gap_rate": self.gap_rate,
             "corr_rate": self.corr_rate,
             "wrong_rate": self.wrong_rate,
+            # named running sums, not sequences: nothing here is a list of sessions or taps
+            "field_moments": dict(zip(CENTRED_MOMENTS, self.field_moments)),
+            "field_offset_mm": list(self.field_offset_mm),
+            "baseline_slopes": dict(zip(SLOPES, self.baseline_slopes)) if self.baseline_slopes is not None else None,
         }
         return json.dumps(state, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str | bytes, cfg: DriftConfig) -> "DriftEstimator":
-        """Restore a saved state; ValueError (one line) when it is not one of ours."""
+    def from_json(cls, text: str | bytes, cfg: DriftConfig,
+                  keypad_box_mm: tuple[float, float, float, float] | None = None) -> "DriftEstimator":
+        """Restore a saved state; ValueError (one line) when it is not one of ours.
+
+        A version 1 state (before the residual field) loads with an empty field,
+        which then learns from the next taps.
+        """
         try:
             d = parse_json(text, max_bytes=STATE_MAX_BYTES)
         except StateFileError as exc:
             raise ValueError(f"drift state {exc}") from None
-        if not isinstance(d, dict) or d.get("version") != STATE_VERSION:
+        if not isinstance(d, dict) or d.get("version") not in (1, STATE_VERSION):
             raise ValueError("drift state has an unknown format version")
         try:
-            est = cls(cfg, _finite(d["key_pitch_mm"], "key_pitch_mm"))
+            est = cls(cfg, _finite(d["key_pitch_mm"], "key_pitch_mm"), keypad_box_mm)
             if d["level"] not in LEVELS:
                 raise ValueError("unknown level")
             if not isinstance(d["reason"], str) or len(d["reason"]) > 200:
@@ -555,6 +709,18 @@ class DriftEstimator:
                 est.person_var_mm2 = max(est.person_var_mm2, PERSON_VAR_FLOOR_MM2)
             est.cusum = (_finite(d["cusum"][0], "cusum"), _finite(d["cusum"][1], "cusum"))
             est.offset_mm = (_finite(d["offset_mm"][0], "offset_mm"), _finite(d["offset_mm"][1], "offset_mm"))
+            if d["version"] >= 2:
+                fm = d["field_moments"]
+                if not isinstance(fm, dict) or set(fm) != set(CENTRED_MOMENTS):
+                    raise ValueError("field_moments are not the field's moments")
+                est.field_moments = [_finite(fm[k], "field_moments") for k in CENTRED_MOMENTS]
+                fo = d["field_offset_mm"]
+                est.field_offset_mm = (_finite(fo[0], "field_offset_mm"), _finite(fo[1], "field_offset_mm"))
+                bs = d["baseline_slopes"]
+                if bs is not None:
+                    if not isinstance(bs, dict) or set(bs) != set(SLOPES):
+                        raise ValueError("baseline_slopes are not the four slopes")
+                    est.baseline_slopes = tuple(_finite(bs[k], "baseline_slopes") for k in SLOPES)
         except (KeyError, TypeError, IndexError) as exc:
             raise ValueError(f"drift state is incomplete: {type(exc).__name__}: {exc}") from None
         return est

@@ -323,6 +323,10 @@ def format_libinput(matrix: Sequence[float]) -> str:
 
 
 # -- tslib --------------------------------------------------------------------
+#: No tslib field is anywhere near this (65536 x a few thousand px); a bigger one is not a calibration.
+POINTERCAL_FIELD_MAX = 2**40
+
+
 def to_pointercal(affine: Affine, width_px: int, height_px: int) -> str:
     """tslib ``pointercal`` text: ``A B C D E F 65536 xres yres 0``."""
     vals = [round(v * TSLIB_SCALE) for v in affine.as_tuple()]
@@ -338,6 +342,9 @@ def from_pointercal(text: str, width_px: int, height_px: int) -> Affine:
         nums = [int(p) for p in parts]
     except ValueError:
         raise FitError("pointercal: every field must be an integer") from None
+    for i, v in enumerate(nums, start=1):
+        if abs(v) > POINTERCAL_FIELD_MAX:
+            raise FitError(f"pointercal: field {i} is out of range ({len(parts[i - 1])} characters)")
     scale = nums[6]
     if scale == 0:
         raise FitError("pointercal: divisor S is 0")

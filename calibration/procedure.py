@@ -33,7 +33,8 @@ audit record and resets the drift baseline.
   badly shifted or mirrored panel can still be calibrated.  The second tap
   must come at least ``CONFIRM_AFTER_S`` after the first: a double tap's
   bounce half a second later is the same slip, not a second opinion.  The final fit's
-  own outlier rejection (``FIT_REJECT_MM``, at most ``MAX_REFIT_ROUNDS``
+  own outlier rejection (``[touch] fit_reject_mm``, the same limit as
+  ``pin-kiosk calibrate --from-taps``; at most ``MAX_REFIT_ROUNDS``
   rounds) then finds a bad earlier point and its target is asked again.  A tap on the spot of a target already taken
   (``SAME_SPOT_MM``) is refused outright: a finger drumming in one place
   never fills the targets.
@@ -90,9 +91,10 @@ DRIFT_CHECK_FRACTIONS = ((0.5, 0.5), (0.2, 0.2), (0.8, 0.2), (0.8, 0.8), (0.2, 0
 BOUNCE_S = 0.3
 #: A calibration tap farther than this from where the other taps predict is a misclick.
 PLAUSIBLE_MM = 8.0
-#: The final fit rejects (and asks again) a point this far from it: a misclick
-#: that passed the checks above (a corner point 12 mm off pulls an LSQ fit so that
-#: its own residual is only about 7 mm, hence tighter than PLAUSIBLE_MM).
+#: The final fit rejects (and asks again) a point this far from it when no
+#: ``[touch] fit_reject_mm`` is given: a misclick that passed the checks above (a
+#: corner point 12 mm off pulls an LSQ fit so that its own residual is only about
+#: 7 mm, hence tighter than PLAUSIBLE_MM).  The terminal passes the configured value.
 FIT_REJECT_MM = 4.0
 #: Before three taps exist: farther than this from the target under the previous matrix.
 PRIOR_TOLERANCE_MM = 25.0
@@ -235,11 +237,12 @@ class CalibrationProcedure(_Procedure):
     screen_id = "calibration"
 
     def __init__(self, screen: ScreenConfig, drift: DriftConfig, technician: str, now_s: float,
-                 prior: Affine) -> None:
+                 prior: Affine, fit_reject_mm: float = FIT_REJECT_MM) -> None:
         super().__init__(screen, drift, technician, now_s)
         if not prior.is_usable():
             raise ValueError("prior matrix is not usable")
         self.prior = prior
+        self.fit_reject_mm = fit_reject_mm
         self.targets = targets_px(screen, CALIBRATION_FRACTIONS)
         self.validation_targets = targets_px(screen, VALIDATION_FRACTIONS)
         self.outcome: CalibrationOutcome | None = None
@@ -321,7 +324,7 @@ class CalibrationProcedure(_Procedure):
     def _fit(self) -> None:
         px_per_mm = (self.px_per_mm[0] + self.px_per_mm[1]) / 2
         try:
-            fit = fit_affine(self.targets, self.raw, reject_px=FIT_REJECT_MM * px_per_mm)  # type: ignore[arg-type]
+            fit = fit_affine(self.targets, self.raw, reject_px=self.fit_reject_mm * px_per_mm)  # type: ignore[arg-type]
         except FitError:
             self._start()
             self.message = "fit_failed"

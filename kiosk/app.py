@@ -35,7 +35,7 @@ from kiosk.loop import EventLoop, TimerHandle
 from kiosk.session import CardOp
 from kiosk.terminal import (Alert, Audit, CardAnswer, CardPresence, Command, Contact, DevicesSeen,
                             InstallCalibration, SaveDrift, Send, Show, Shutdown, Sound, StatusReply, TechnicianDone,
-                            Terminal, Tick, WriteMetrics, drift_key_pitch_mm)
+                            Terminal, Tick, WriteMetrics, drift_key_pitch_mm, drift_keypad_box_mm)
 from kiosk.sound import Speaker
 from kiosk.state_files import STATE_FILE_ALERT, SetAside
 from kiosk.view import View
@@ -43,8 +43,6 @@ from kiosk.vocabulary import AlertCode
 
 log = logging.getLogger("pin_kiosk.app")
 
-#: How often the desktop demo's ``mouse`` source is polled (the real panel is an fd).
-MOUSE_POLL_S = 0.02
 #: The metrics file is rewritten at least this often: the fleet alert fires on a file older than 60 s.
 METRICS_EVERY_S = 20.0
 
@@ -66,7 +64,8 @@ class Kiosk:
         affine, cal_status = store.load_active(cfg.state_dir, touch.axes, cfg.screen, set_aside_corrupt=True)
         #: State files that could not be used; reported (alert + audit) by ``start``.
         self.set_aside: list[SetAside] = [*cal_status.set_aside, *getattr(link, "set_aside", ())]
-        drift, notice = load_estimator(cfg, drift_key_pitch_mm(cfg), set_aside_corrupt=True)
+        drift, notice = load_estimator(cfg, drift_key_pitch_mm(cfg), keypad_box_mm=drift_keypad_box_mm(cfg),
+                                       set_aside_corrupt=True)
         if notice is not None:
             self.set_aside.append(notice)
         self.calibrated_at_s = _unix_time(cal_status.meta.get("installed_at"))
@@ -84,7 +83,6 @@ class Kiosk:
         self.sealer: Any = None  # kiosk.audit_seal.Sealer, set at start
         self._next_seal_s = self.clock() + cfg.state.seal_interval_s
         self.link.status_provider = self.status_fields
-        self._mouse = display is not None and getattr(display, "mouse_input", False)
         # sound only with a screen (SDL is up)
         self.speaker = Speaker(cfg.sound.enabled and display is not None, cfg.sound.volume)
 
@@ -159,8 +157,6 @@ class Kiosk:
             self._after(now)
 
     def _read_touch(self, now: float) -> None:
-        if self._mouse:
-            self.touch.pump(self.loop.stop, now)
         for c in self.touch.read(now):
             tap = (c.tap.x_raw, c.tap.y_raw) if c.tap is not None else None
             self._run(self.terminal.handle(Contact(now, c.kind, c.x_raw, c.y_raw, c.t_s, tap)), now)
@@ -195,7 +191,7 @@ class Kiosk:
             self._run(self.terminal.handle(Tick(now)), now)
             self._commands(self.link.tick(now), now)
             wake = self.touch.wakeup_s(now)
-            if (wake is not None and wake <= now) or self._mouse:
+            if wake is not None and wake <= now:
                 self._read_touch(now)
             self._watchdog(now)
             if now >= self._next_metrics_s:
@@ -362,8 +358,6 @@ class Kiosk:
                      self._next_metrics_s, self._next_seal_s]
         if self._watchdog_s is not None:
             deadlines.append(self._next_watchdog_s)
-        if self._mouse:
-            deadlines.append(now + MOUSE_POLL_S)  # SDL gives no fd to wait on: desktop demo only
         due = min((d for d in deadlines if d is not None and math.isfinite(d)), default=None)
         if self._timer is not None:
             self.loop.cancel(self._timer)

@@ -30,6 +30,7 @@ def state_path(cfg: Config) -> Path:
 
 
 def load_estimator(cfg: Config, key_pitch_mm: float, *,
+                   keypad_box_mm: tuple[float, float, float, float] | None = None,
                    set_aside_corrupt: bool = False) -> tuple[DriftEstimator, SetAside | None]:
     """The saved estimator, or a fresh one (learning a baseline) when there is none or it is unusable.
 
@@ -40,19 +41,19 @@ def load_estimator(cfg: Config, key_pitch_mm: float, *,
     """
     path = state_path(cfg)
     try:
-        est = DriftEstimator.from_json(path.read_bytes(), cfg.drift)
+        est = DriftEstimator.from_json(path.read_bytes(), cfg.drift, keypad_box_mm)
     except FileNotFoundError:
-        return DriftEstimator(cfg.drift, key_pitch_mm), None
+        return DriftEstimator(cfg.drift, key_pitch_mm, keypad_box_mm), None
     except (OSError, ValueError) as exc:
         why = getattr(exc, "strerror", None) or str(exc)
         if set_aside_corrupt:
-            return DriftEstimator(cfg.drift, key_pitch_mm), set_aside(path, cfg.state_dir, why, RESET)
+            return DriftEstimator(cfg.drift, key_pitch_mm, keypad_box_mm), set_aside(path, cfg.state_dir, why, RESET)
         log.warning("drift state %s unusable (%s): learning a new baseline", path, why)
-        return DriftEstimator(cfg.drift, key_pitch_mm), None
+        return DriftEstimator(cfg.drift, key_pitch_mm, keypad_box_mm), None
     if abs(est.key_pitch_mm - key_pitch_mm) > 1e-6:
         log.warning("drift state was for a %.2f mm key pitch, keypad now %.2f mm: learning a new baseline",
                     est.key_pitch_mm, key_pitch_mm)
-        return DriftEstimator(cfg.drift, key_pitch_mm), None
+        return DriftEstimator(cfg.drift, key_pitch_mm, keypad_box_mm), None
     return est, None
 
 

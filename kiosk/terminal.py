@@ -39,8 +39,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from calibration.drift import (DriftEstimator, LevelChange, SessionDrift, SessionPool, add_pool, key_pitch_mm,
-                              key_residual_mm)
+from calibration.drift import (DriftEstimator, LevelChange, SessionDrift, SessionPool, add_pool, key_at_mm,
+                              key_pitch_mm, key_residual_mm, keypad_box_mm)
 from calibration.matrix import Affine
 from kiosk.config import Config
 from kiosk.keypad import KeyLayout, PressTracker, build_layout, build_screen_layout
@@ -247,6 +247,11 @@ def drift_key_pitch_mm(cfg: Config) -> float:
     return key_pitch_mm(*(build_layout(t, cfg.screen, cfg.keypad, cfg.screen.language) for t in PinType))
 
 
+def drift_keypad_box_mm(cfg: Config) -> tuple[float, float, float, float]:
+    """Where the keys in use are (mm from the screen centre): the residual field is judged over it."""
+    return keypad_box_mm(*(build_layout(t, cfg.screen, cfg.keypad, cfg.screen.language) for t in PinType))
+
+
 def matrix_sha256(affine: Affine) -> str:
     """A calibration matrix's fingerprint for the audit trail (before/after an install)."""
     return hashlib.sha256(repr(affine.as_tuple()).encode()).hexdigest()
@@ -258,6 +263,56 @@ def neighbours(layout: KeyLayout, a: str, b: str) -> bool:
         return False
     (ax, ay), (bx, by) = layout.key_centre_px(a), layout.key_centre_px(b)
     return math.hypot((ax - bx) / layout.px_per_mm_x, (ay - by) / layout.px_per_mm_y) <= 1.5 * layout.pitch_mm
+
+
+def drift_fields(drift: DriftEstimator) -> dict[str, Any]:
+    """The ``drift`` frame's figures."""
+    st = drift.status()
+    return {"level": st["level"], "shift_mm": st["shift_mm"], "shift_x_mm": st["offset_mm"][0],
+            "shift_y_mm": st["offset_mm"][1], "taps": st["taps"],
+            "key_fraction": round(st["shift_mm"] / drift.key_pitch_mm, 3)}
+
+
+def drift_changed(drift: DriftEstimator, change: LevelChange | None,
+                  measured_mm: float | None = None) -> list[Effect]:
+    """Keep the estimator; on a level change tell the console and the audit trail, and alert above ok.
+
+    ``measured_mm``: the rms error a technician's drift check measured, when that
+    (not the statistics of ordinary taps) moved the level; the message says which.
+    """
+    fx: list[Effect] = [SaveDrift()]
+    if change is None:
+        return fx
+    st = drift.status()
+    how = (f"drift check measured {measured_mm:.1f} mm rms" if measured_mm is not None
+           else f"taps shifted {st['shift_mm']:.1f} mm ({change.reason})")
+    fx.append(Audit("drift.level", {"level_from": change.old, "level_to": change.new, "shift_mm": st["shift_mm"],
+                                    "shift_x_mm": st["offset_mm"][0], "shift_y_mm": st["offset_mm"][1]}))
+    fx.append(Send("drift", {"message": f"drift {change.old} -> {change.new}: {how}", **drift_fields(drift)}))
+    if change.new != DriftLevel.OK:
+        fx.append(Alert(f"drift_{change.new}", f"touch panel drift: {how}; check or calibrate"))
+    return fx
+
+
+def calibration_installed(drift: DriftEstimator, before: Affine, after: Affine, *, technician: str,
+                          rms_mm: float | None, max_mm: float | None,
+                          audit: dict[str, Any] | None = None) -> list[Effect]:
+    """What installing a calibration means, whoever made it (procedure, ``--from-taps``, an import).
+
+    The file (``InstallCalibration``), a fresh drift baseline (the old one measured
+    the old matrix: ``drift`` is reset here and saved), and one audit record with
+    both matrices' fingerprints.  The kiosk and ``pin-kiosk calibrate`` both run
+    exactly these effects.
+    """
+    was = drift.level
+    drift.reset_baseline()
+    fx: list[Effect] = [InstallCalibration(after, {"technician": technician, "rms_mm": rms_mm, "max_mm": max_mm})]
+    fx += drift_changed(drift, LevelChange(was, DriftLevel.OK, "calibrated") if was != DriftLevel.OK else None)
+    fx.append(Audit("calibration", {"technician": technician, "outcome": TechnicianOutcome.ACCEPTED,
+                                    "rms_mm": rms_mm, "max_mm": max_mm, **(audit or {}),
+                                    "matrix_before_sha256": matrix_sha256(before),
+                                    "matrix_after_sha256": matrix_sha256(after)}))
+    return fx
 
 
 class Terminal:
@@ -339,7 +394,7 @@ class Terminal:
             if t.down_key is None and layout.hit(*tap_px) is None:
                 self.session_drift.add_gap_tap()
             return
-        self.session_drift.add_tap(key_residual_mm(layout, key, *tap_px))
+        self.session_drift.add_tap(key_residual_mm(layout, key, *tap_px), key_at_mm(layout, key))
         if key == "backspace":
             t.erased_key, t.last_char_key = t.last_char_key, None
         elif len(key) == 1:
@@ -438,8 +493,11 @@ class Terminal:
         if self.session.active or self.procedure is not None:
             return [Alert(AlertCode.BUSY, f"{kind} refused: a session or procedure is in progress")]
         fx = self._session(self.session.technician(now_s, True), now_s)
-        kind_cls = CalibrationProcedure if kind == TechnicianKind.CALIBRATE else DriftCheck
-        self.procedure = kind_cls(self.cfg.screen, self.cfg.drift, technician, now_s, self.affine)
+        if kind == TechnicianKind.CALIBRATE:  # the fit rejects what ``calibrate --from-taps`` rejects
+            self.procedure = CalibrationProcedure(self.cfg.screen, self.cfg.drift, technician, now_s, self.affine,
+                                                  fit_reject_mm=self.cfg.touch.fit_reject_mm)
+        else:
+            self.procedure = DriftCheck(self.cfg.screen, self.cfg.drift, technician, now_s, self.affine)
         return fx
 
     def _technician_contact(self, c: Contact, x_px: float, y_px: float) -> list[Effect]:
@@ -499,46 +557,19 @@ class Terminal:
 
     def install_calibration(self, now_s: float, affine: Affine, *, technician: str, rms_mm: float | None,
                             max_mm: float | None, audit: dict[str, Any] | None = None) -> list[Effect]:
-        """What installing a calibration means, whoever made it: the file, the drift baseline, the record."""
-        before = matrix_sha256(self.affine)
-        self.affine, self.calibrated = affine, True
-        was = self.drift.level
-        self.drift.reset_baseline()
+        """Install ``affine`` here (``calibration_installed`` says what that means) and use it from now on."""
+        fx = calibration_installed(self.drift, self.affine, affine, technician=technician, rms_mm=rms_mm,
+                                   max_mm=max_mm, audit=audit)
         self.drift_pool.wipe()  # sessions typed on the old calibration are not its baseline
-        fx: list[Effect] = [InstallCalibration(affine, {"technician": technician, "rms_mm": rms_mm,
-                                                        "max_mm": max_mm})]
-        fx += self._drift_changed(LevelChange(was, DriftLevel.OK, "calibrated") if was != DriftLevel.OK else None)
-        fx.append(Audit("calibration", {"technician": technician, "outcome": TechnicianOutcome.ACCEPTED,
-                                        "rms_mm": rms_mm, "max_mm": max_mm, **(audit or {}),
-                                        "matrix_before_sha256": before,
-                                        "matrix_after_sha256": matrix_sha256(affine)}))
+        self.affine, self.calibrated = affine, True
         return fx
 
     # ------------------------------------------------------------------ drift
     def _drift_changed(self, change: LevelChange | None, measured_mm: float | None = None) -> list[Effect]:
-        """Keep the estimator; on a level change tell the console and the audit trail.
-
-        ``measured_mm``: the rms error a technician's drift check measured, when that
-        (not the statistics of ordinary taps) moved the level.
-        """
-        fx: list[Effect] = [SaveDrift()]
-        if change is None:
-            return fx
-        st = self.drift.status()
-        how = (f"drift check measured {measured_mm:.1f} mm rms" if measured_mm is not None
-               else f"taps shifted {st['shift_mm']:.1f} mm ({change.reason})")
-        fx.append(Audit("drift.level", {"level_from": change.old, "level_to": change.new, "shift_mm": st["shift_mm"],
-                                        "shift_x_mm": st["offset_mm"][0], "shift_y_mm": st["offset_mm"][1]}))
-        fx.append(Send("drift", {"message": f"drift {change.old} -> {change.new}: {how}", **self.drift_fields()}))
-        if change.new != DriftLevel.OK:
-            fx.append(Alert(f"drift_{change.new}", f"touch panel drift: {how}; check or calibrate"))
-        return fx
+        return drift_changed(self.drift, change, measured_mm)
 
     def drift_fields(self) -> dict[str, Any]:
-        st = self.drift.status()
-        return {"level": st["level"], "shift_mm": st["shift_mm"], "shift_x_mm": st["offset_mm"][0],
-                "shift_y_mm": st["offset_mm"][1], "taps": st["taps"],
-                "key_fraction": round(st["shift_mm"] / self.drift.key_pitch_mm, 3)}
+        return drift_fields(self.drift)
 
     # ---------------------------------------------------------------- session
     def _session(self, effects: list, now_s: float) -> list[Effect]:

@@ -9,14 +9,25 @@ from __future__ import annotations
 
 from drivers.card.base import PRESENCE_KINDS, CardBackend, Presence, ReaderStatus
 from drivers.card.worker import CardEvent, CardWorker
+from drivers.schemes import handler
 from kiosk.config import CardConfig
 from kiosk import jpki
 from kiosk.jpki import CardIdentity, CardResult
 
-__all__ = ["open_card", "CardBackend", "CardEvent", "CardIdentity", "CardResult", "CardWorker", "Presence",
+__all__ = ["open_card", "backend_class", "CardBackend", "CardEvent", "CardIdentity", "CardResult", "CardWorker", "Presence",
            "ReaderStatus", "PRESENCE_KINDS", "SCHEMES"]
 
-SCHEMES = ("pcsc", "pcsc:PATTERN", "sim")
+#: scheme -> the module and backend class that reach it (pyserial's ``protocol_<scheme>`` handlers).
+#: A new backend is one module with a ``CardBackend`` subclass (``SPEC_FORMS``, ``open_spec``) and a line here.
+SCHEMES: dict[str, str] = {
+    "pcsc": "drivers.card.pcsc:PcscBackend",  # imports pyscard only when asked for
+    "sim": "drivers.card.sim:SimBackend",
+}
+
+
+def backend_class(scheme: str) -> type[CardBackend] | None:
+    """The CardBackend class for ``scheme``; None when no backend has that scheme."""
+    return handler(SCHEMES, scheme)
 
 
 def reader_pattern_problem(spec: str, cfg: CardConfig) -> str | None:
@@ -39,13 +50,8 @@ def open_card(spec: str, cfg: CardConfig) -> CardBackend:
     """
     scheme, _, rest = spec.partition(":")
     rr_aid = jpki.parse_aid(cfg.resident_registry_aid) if cfg.resident_registry_aid else None
-    if scheme == "pcsc":
-        from drivers.card.pcsc import PcscBackend  # imports pyscard only when asked for
-
-        return PcscBackend(rest if rest else cfg.reader_pattern, resident_registry_aid=rr_aid)
-    if scheme == "sim" and not rest:
-        from drivers.card.sim import SimBackend
-        from drivers.card.virtual import VirtualCard, parse_pins
-
-        return SimBackend(VirtualCard.with_pins(parse_pins(cfg.sim_pins)), resident_registry_aid=rr_aid)
-    raise ValueError(f"unknown card spec {spec!r} (expected one of: {', '.join(SCHEMES)})")
+    cls = backend_class(scheme)
+    if cls is not None and (not rest or any(":" in form for form in cls.SPEC_FORMS)):
+        return cls.open_spec(rest, cfg, rr_aid)
+    forms = [f for name in SCHEMES for f in backend_class(name).SPEC_FORMS]
+    raise ValueError(f"unknown card spec {spec!r} (expected one of: {', '.join(forms)})")

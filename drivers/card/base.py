@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from kiosk import jpki
+from kiosk.config import CardConfig
 from kiosk.jpki import CardIdentity, CardResult
 from kiosk.pin import Pin, PinType, entry_problem
 
@@ -113,8 +114,15 @@ class CardBackend:
     """A way to reach the card.  Subclasses provide open_link, wait_presence, cancel, status."""
 
     name = "card"
+    #: How this backend is written in a spec (help and error messages).
+    SPEC_FORMS: tuple[str, ...] = ()
     #: ``[card] resident_registry_aid``: the 住基 applet to use; None: probe the candidates
     resident_registry_aid: bytes | None = None
+
+    @classmethod
+    def open_spec(cls, rest: str, cfg: "CardConfig", resident_registry_aid: bytes | None) -> "CardBackend":
+        """The backend for a spec's part after the scheme; ValueError (one line) when it cannot be one."""
+        raise NotImplementedError
 
     # -- what a backend provides ------------------------------------------
     def open_link(self, reader: str | None = None) -> CardConnection:

@@ -39,6 +39,7 @@ from smartcard import scard
 
 from drivers.card.base import CardBackend, CardFault, CardConnection, Presence, ReaderStatus
 from kiosk import jpki
+from kiosk.config import CardConfig
 
 log = logging.getLogger("pin_kiosk.card")
 
@@ -151,6 +152,12 @@ class PcscBackend(CardBackend):
     """Cards in the pcscd readers whose name contains ``pattern``."""
 
     name = "pcsc"
+    SPEC_FORMS = ("pcsc", "pcsc:PATTERN")
+
+    @classmethod
+    def open_spec(cls, rest: str, cfg: CardConfig, resident_registry_aid: bytes | None) -> "PcscBackend":
+        """``pcsc`` uses ``[card] reader_pattern``; ``pcsc:PATTERN`` overrides it."""
+        return cls(rest if rest else cfg.reader_pattern, resident_registry_aid=resident_registry_aid)
 
     def __init__(self, pattern: str = "", retry_s: float = 0.5,
                  busy_retries: int = 5, busy_wait_s: float = 0.1,

@@ -11,6 +11,7 @@ import threading
 
 from drivers.card.base import CardBackend, CardFault, CardConnection, Presence, ReaderStatus
 from drivers.card.virtual import VirtualCard
+from kiosk.config import CardConfig
 
 SIM_READER = "Simulated reader"
 
@@ -38,6 +39,13 @@ class SimBackend(CardBackend):
     """The virtual card, always in its simulated reader unless ``remove()`` was called."""
 
     name = "sim"
+    SPEC_FORMS = ("sim",)
+
+    @classmethod
+    def open_spec(cls, rest: str, cfg: CardConfig, resident_registry_aid: bytes | None) -> "SimBackend":
+        """The virtual card in-process with ``[card] sim_pins``."""
+        from drivers.card.virtual import parse_pins
+        return cls(VirtualCard.with_pins(parse_pins(cfg.sim_pins)), resident_registry_aid=resident_registry_aid)
 
     def __init__(self, card: VirtualCard, inserted: bool = True,
                  resident_registry_aid: bytes | None = None) -> None:

@@ -17,19 +17,28 @@ and ``close()`` (see ``source.py``).  The pure pipeline is in ``events``
 """
 from __future__ import annotations
 
+from drivers.schemes import handler
 from drivers.touch.events import AxisRange, Axes
-from drivers.touch.source import TouchSource
+from drivers.touch.source import TouchSource, TouchSpecError
 from drivers.touch.taps import Contact, Tap, TouchPipeline, robust_position
 from kiosk.config import TouchConfig
 
-SCHEMES = ("evdev", "events", "evemu", "mouse")
+#: scheme -> the module and class that read it (pyserial's ``protocol_<scheme>`` handlers).  A new
+#: source is one module with a ``TouchSource`` subclass (``SPEC_FORMS``, ``open_spec``) and a line here.
+SCHEMES: dict[str, str] = {
+    "evdev": "drivers.touch.evdev_device:EvdevSource",
+    "events": "drivers.touch.event_stream:EventStreamSource",
+    "evemu": "drivers.touch.evemu:EvemuSource",
+    "mouse": "drivers.touch.mouse:MouseSource",
+}
 
-__all__ = ["open_touch", "TouchSource", "Contact", "Tap", "Axes", "AxisRange",
+__all__ = ["open_touch", "source_class", "TouchSource", "Contact", "Tap", "Axes", "AxisRange",
            "TouchPipeline", "robust_position", "TouchSpecError", "SCHEMES"]
 
 
-class TouchSpecError(ValueError):
-    """A touch spec that names no source: one line, for a usage or config error."""
+def source_class(scheme: str) -> type[TouchSource] | None:
+    """The TouchSource class for ``scheme``; None when no source has that scheme."""
+    return handler(SCHEMES, scheme)
 
 
 def open_touch(spec: str, cfg: TouchConfig, *, fast: bool = False) -> TouchSource:
@@ -40,27 +49,12 @@ def open_touch(spec: str, cfg: TouchConfig, *, fast: bool = False) -> TouchSourc
     read, raises ``TouchSpecError``.
     """
     scheme, sep, rest = spec.partition(":")
-    if scheme == "mouse" and not rest:
-        from drivers.touch.mouse import MouseSource
-        return MouseSource(cfg)
+    cls = source_class(scheme)
+    if cls is not None and not cls.TAKES_PATH and not rest:
+        return cls.open_spec(rest, cfg, fast=fast)
     if not sep or not rest:
-        raise TouchSpecError(f"touch source {spec!r}: expected evdev:PATH, evdev:auto, events:PATH, evemu:PATH or mouse")
-    if scheme == "evdev":
-        from drivers.touch.evdev_device import EvdevSource
-        src = EvdevSource(rest, cfg)
-    elif scheme == "events":
-        from drivers.touch.event_stream import EventStreamSource
-        src = EventStreamSource(rest, cfg)
-    elif scheme == "evemu":
-        from drivers.touch.evemu import EvemuSource
-        from drivers.touch.events import EvemuError
-        try:
-            return EvemuSource(rest, cfg, fast=fast)
-        except OSError as exc:
-            raise TouchSpecError(f"touch source {spec!r}: {exc.strerror or exc}") from None
-        except EvemuError as exc:
-            raise TouchSpecError(f"touch source {spec!r}: {exc}") from None
-    else:
+        forms = [f for name in SCHEMES for f in source_class(name).SPEC_FORMS]
+        raise TouchSpecError(f"touch source {spec!r}: expected {', '.join(forms[:-1])} or {forms[-1]}")
+    if cls is None or not cls.TAKES_PATH:
         raise TouchSpecError(f"touch source {spec!r}: unknown scheme {scheme!r} (known: {', '.join(SCHEMES)})")
-    src.reopen(0.0)
-    return src
+    return cls.open_spec(rest, cfg, fast=fast)

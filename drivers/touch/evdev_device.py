@@ -99,6 +99,8 @@ def open_input_device(path: str):
 
 
 class EvdevSource(FdSource):
+    SPEC_FORMS = ("evdev:PATH", "evdev:auto")
+
     def __init__(self, path: str, cfg: TouchConfig) -> None:
         from drivers.touch.event_stream import config_axes
         super().__init__(f"evdev:{path}", cfg, config_axes(cfg))

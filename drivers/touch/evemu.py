@@ -20,7 +20,7 @@ from collections.abc import Generator
 import logging
 
 from drivers.touch.events import EvemuError, Event, read_evemu_header, stream_evemu_events
-from drivers.touch.source import TouchSource
+from drivers.touch.source import TouchSource, TouchSpecError
 from drivers.touch.taps import Contact
 from kiosk.config import TouchConfig
 
@@ -35,6 +35,18 @@ def _time_s(event: Event) -> float:
 
 
 class EvemuSource(TouchSource):
+    SPEC_FORMS = ("evemu:PATH",)
+
+    @classmethod
+    def open_spec(cls, rest: str, cfg: TouchConfig, *, fast: bool = False) -> "EvemuSource":
+        """A recording that cannot be read is a spec error now (it will not appear later)."""
+        try:
+            return cls(rest, cfg, fast=fast)
+        except OSError as exc:
+            raise TouchSpecError(f"touch source {'evemu:' + rest!r}: {exc.strerror or exc}") from None
+        except EvemuError as exc:
+            raise TouchSpecError(f"touch source {'evemu:' + rest!r}: {exc}") from None
+
     def __init__(self, path: str, cfg: TouchConfig, fast: bool = False) -> None:
         self.recording = read_evemu_header(path)  # EvemuError (a ValueError) for a bad file
         super().__init__(f"evemu:{path}", cfg, self.recording.axes())

@@ -26,6 +26,8 @@ def config_axes(cfg: TouchConfig) -> Axes:
 
 
 class EventStreamSource(FdSource):
+    SPEC_FORMS = ("events:PATH",)
+
     def __init__(self, path: str, cfg: TouchConfig) -> None:
         super().__init__(f"events:{path}", cfg, config_axes(cfg))
         self.path = path

@@ -38,10 +38,23 @@ MAX_CHUNKS_PER_READ = 16
 GONE_ERRNOS = {errno.ENODEV, errno.ENXIO, errno.EIO, errno.ENOENT, errno.EBADF}
 
 
+class TouchSpecError(ValueError):
+    """A touch spec that names no source: one line, for a usage or config error."""
+
+
 class TouchSource:
     """The interface the app uses; see the module docstring."""
 
     spec: str = ""
+    #: How this source is written in a spec (help and error messages), e.g. ``("evdev:PATH", "evdev:auto")``.
+    SPEC_FORMS: tuple[str, ...] = ()
+    #: The spec is ``scheme:PATH``; False for a source that takes nothing after its scheme (``mouse``).
+    TAKES_PATH = True
+
+    @classmethod
+    def open_spec(cls, rest: str, cfg: TouchConfig, *, fast: bool = False) -> "TouchSource":
+        """The source for a spec's part after the scheme (``TouchSpecError`` when it cannot be one)."""
+        raise NotImplementedError
 
     def __init__(self, spec: str, cfg: TouchConfig, axes: Axes) -> None:
         self.spec = spec
@@ -78,6 +91,13 @@ class TouchSource:
 
 class FdSource(TouchSource):
     """A source reading ``struct input_event`` bytes from a non-blocking fd."""
+
+    @classmethod
+    def open_spec(cls, rest: str, cfg: TouchConfig, *, fast: bool = False) -> "TouchSource":
+        """Opened as far as it can be now: a device or FIFO that is not there yet is absent and retried."""
+        src = cls(rest, cfg)  # type: ignore[call-arg]
+        src.reopen(0.0)
+        return src
 
     def __init__(self, spec: str, cfg: TouchConfig, axes: Axes) -> None:
         super().__init__(spec, cfg, axes)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -101,10 +102,71 @@ def _forms(affine, axes, screen_px) -> dict:
             "pointercal": to_pointercal(affine, w, h)}
 
 
+def implausible(cfg, affine, axes, screen_px) -> str | None:
+    """Why ``affine`` may not follow the calibration in use (calibration.plausibility), or None."""
+    from calibration.drift import key_pitch_mm
+    from calibration.plausibility import problem
+    from calibration.store import load_active
+    from kiosk.drift_state import load_estimator
+    from kiosk.keypad import build_layout
+    from kiosk.pin import PinType
+
+    current, status = load_active(cfg.state_dir, axes, screen_px)
+    in_use = current if status.source in ("active", "history") else None
+    layouts = [build_layout(t, cfg.screen, cfg.keypad) for t in PinType]
+    centres = [layout.key_centre_px(k) for layout in layouts for k in layout.ids]
+    drift_mm = load_estimator(cfg, key_pitch_mm(*layouts))[0].shift_mm
+    return problem(affine, in_use, raw_size=(axes.x.maximum - axes.x.minimum + 1, axes.y.maximum - axes.y.minimum + 1),
+                   screen_px=screen_px, key_centres_px=centres,
+                   px_per_mm=(screen_px[0] / cfg.screen.width_mm, screen_px[1] / cfg.screen.height_mm),
+                   measured_drift_mm=drift_mm)
+
+
+def _operator() -> str:
+    """Who installs from the command line, for the audit trail: ``cli:USER`` (``cli`` when unknown)."""
+    import getpass
+    import re
+    try:
+        user = re.sub(r"[^A-Za-z0-9_.@-]", "_", os.environ.get("SUDO_USER") or getpass.getuser())[:40]
+    except (KeyError, OSError):
+        return "cli"
+    return f"cli:{user}" if user else "cli"
+
+
+def install_calibration(cfg, affine, meta: dict, *, axes, screen_px, rms_mm, max_mm, audit: dict) -> str:
+    """The kiosk's install step (``kiosk.terminal.calibration_installed``) run here: file, drift baseline, record.
+
+    Raises ``AuditBusy`` (before anything is written) when a running kiosk holds the trail.
+    """
+    from calibration import store
+    from kiosk.audit import AuditTrail
+    from kiosk.drift_state import load_estimator, save_estimator
+    from kiosk.terminal import Audit, InstallCalibration, SaveDrift, calibration_installed, drift_key_pitch_mm
+
+    trail = AuditTrail(cfg.state_dir)
+    try:
+        before, _ = store.load_active(cfg.state_dir, axes, cfg.screen)
+        drift, _ = load_estimator(cfg, drift_key_pitch_mm(cfg))  # an unusable state: a fresh baseline anyway
+        path = ""
+        for e in calibration_installed(drift, before, affine, technician=_operator(), rms_mm=rms_mm,
+                                       max_mm=max_mm, audit=audit):
+            if isinstance(e, InstallCalibration):
+                known = {k: v for k, v in e.meta.items() if v is not None}
+                path = str(store.install(cfg.state_dir, e.affine, {**known, **meta}, axes=axes, screen=screen_px))
+            elif isinstance(e, SaveDrift):
+                save_estimator(cfg, drift)
+            elif isinstance(e, Audit):
+                trail.record(e.kind, **e.fields)
+            # Send (the drift frame) has no console here: the kiosk reports its level at its next start
+        return path
+    finally:
+        trail.close()
+
+
 def run(args: argparse.Namespace) -> int:
     from calibration.matrix import FitError, fit_affine, from_libinput, from_pointercal, residuals_mm
-    from calibration.store import install
     from drivers.touch import AxisRange, Axes, robust_position
+    from kiosk.audit import AuditBusy
 
     cfg = config_from_args(args)
     if args.technician:
@@ -168,12 +230,24 @@ def run(args: argparse.Namespace) -> int:
     except FitError as exc:
         print(f"pin-kiosk calibrate: {exc}; nothing installed", file=sys.stderr)
         return EXIT_FAILURE
+    why = implausible(cfg, affine, axes, screen_px)
+    if why is not None:
+        print(f"pin-kiosk calibrate: refused: {why}; nothing installed", file=sys.stderr)
+        return EXIT_FAILURE
     result.update(_forms(affine, axes, screen_px))
     result["screen"] = {"w": screen_px[0], "h": screen_px[1]}
     result["axes"] = {"x": [axes.x.minimum, axes.x.maximum], "y": [axes.y.minimum, axes.y.maximum]}
     installed = None
     if not args.dry_run:
-        installed = str(install(cfg.state_dir, affine, meta, axes=axes, screen=screen_px))
+        rejected = len(result.get("rejected", ()))
+        audit = {"points": len(result["points"]), "rejected_taps": rejected} if "points" in result else {}
+        try:
+            installed = install_calibration(cfg, affine, meta, axes=axes, screen_px=screen_px,
+                                            rms_mm=result.get("rms_mm"), max_mm=result.get("max_mm"), audit=audit)
+        except AuditBusy:
+            print("pin-kiosk calibrate: the kiosk is running and holds the audit trail; stop it, or calibrate "
+                  "from the staff console (calibrate TECH); nothing installed", file=sys.stderr)
+            return EXIT_FAILURE
     result["installed"] = installed
     if args.json:
         print(json.dumps(result, indent=2))

@@ -36,8 +36,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def spec_of(source: str) -> str:
     """A touch spec for SOURCE: specs pass through; a bare path is sniffed."""
+    from drivers.touch import SCHEMES
+
     scheme = source.partition(":")[0]
-    if scheme in ("evdev", "events", "evemu", "mouse"):
+    if scheme in SCHEMES:
         return source
     try:
         with open(source, "rb") as f:

@@ -117,6 +117,36 @@ def test_calibrate_from_taps_prints_all_three_forms_and_installs(tmp_path):
 
 
 @pytest.mark.stack
+def test_calibrate_from_taps_is_the_kiosks_install_step_record_and_fresh_drift_baseline(tmp_path):
+    """Every path that installs a calibration writes the same audit record and resets the drift baseline."""
+    from calibration.drift import DriftEstimator
+    from kiosk.config import config_from_dict
+    from kiosk.drift_state import load_estimator, save_estimator
+    from kiosk.terminal import drift_key_pitch_mm, matrix_sha256
+    from support_ops import audit_lines
+
+    path, _ = taps_file(tmp_path)
+    state = tmp_path / "state"
+    cfg = config_from_dict({"state": {"dir": str(state)}})
+    drifted = DriftEstimator(cfg.drift, drift_key_pitch_mm(cfg))
+    drifted.level = "alert"
+    state.mkdir()
+    save_estimator(cfg, drifted)
+    r = pin_kiosk("calibrate", "--from-taps", str(path), "--state-dir", str(state), "--json")
+    assert r.returncode == 0, r.stderr
+    fitted = Affine(*json.loads(r.stdout)["affine"])
+    records = [json.loads(line) for line in audit_lines(state)]
+    (cal,) = [rec for rec in records if rec["kind"] == "calibration"]
+    assert cal["outcome"] == "accepted" and cal["technician"].startswith("cli")
+    assert cal["points"] == 9 and cal["rejected_taps"] == 1
+    assert cal["matrix_after_sha256"] == matrix_sha256(fitted)
+    assert cal["matrix_before_sha256"] == matrix_sha256(uncalibrated(AXES, SCREEN))
+    (level,) = [rec for rec in records if rec["kind"] == "drift.level"]
+    assert (level["level_from"], level["level_to"]) == ("alert", "ok")
+    assert load_estimator(cfg, drift_key_pitch_mm(cfg))[0].level == "ok"
+
+
+@pytest.mark.stack
 def test_calibrate_text_output_and_dry_run(tmp_path):
     path, _ = taps_file(tmp_path)
     r = pin_kiosk("calibrate", "--from-taps", str(path), "--state-dir", str(tmp_path / "s"), "--dry-run")
@@ -129,15 +159,38 @@ def test_calibrate_text_output_and_dry_run(tmp_path):
 @pytest.mark.stack
 def test_calibrate_imports_tslib_and_libinput(tmp_path):
     pc = tmp_path / "pointercal"
-    pc.write_text("16384 0 655360 0 32768 -196608 65536 800 480 0\n")
+    pc.write_text("65536 0 655360 0 65536 -196608 65536 800 480 0\n")
     r = pin_kiosk("calibrate", "--import-pointercal", str(pc), "--state-dir", str(tmp_path), "--json")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["affine"] == [0.25, 0, 10, 0, 0.5, -3]
-    r = pin_kiosk("calibrate", "--import-libinput", "1 0 0.1 0 1 -0.05", "--state-dir", str(tmp_path), "--json")
+    assert json.loads(r.stdout)["affine"] == [1, 0, 10, 0, 1, -3]
+    r = pin_kiosk("calibrate", "--import-libinput", "1 0 0.01 0 1 -0.005", "--state-dir", str(tmp_path), "--json")
     assert r.returncode == 0, r.stderr
     # the demo config's raw ranges are 0..799 x 0..479 on an 800x480 screen
-    assert json.loads(r.stdout)["affine"] == pytest.approx([1, 0, 80, 0, 1, -24])
+    assert json.loads(r.stdout)["affine"] == pytest.approx([1, 0, 8, 0, 1, -2.4])
     assert [h["meta"]["method"] for h in history(tmp_path)] == ["import-pointercal", "import-libinput"]
+
+
+@pytest.mark.stack
+def test_imports_that_no_panel_needs_are_refused_in_one_line(tmp_path):
+    """Issue 16, fact 9: each of these used to be installed (or crashed with OverflowError)."""
+    pc = tmp_path / "pointercal"
+    pc.write_text("65536 0 0 0 65536 0 65536 800 480 0\n")
+    assert pin_kiosk("calibrate", "--import-pointercal", str(pc), "--state-dir", str(tmp_path)).returncode == 0
+    cases = [
+        (["--import-pointercal", "tiny"], "1 0 0 0 1 0 65536 800 480 0\n", "would cover"),  # into 0.012 px
+        (["--import-pointercal", "huge"], "9" * 400 + " 0 0 0 65536 0 65536 800 480 0\n", "out of range"),
+        (["--import-libinput", "1 0 0.1 0 1 0"], None, "key centre would move"),  # about one key
+        (["--import-libinput", "-1 0 1 0 1 0"], None, "mirrors"),
+        (["--import-libinput", "0.94 -0.34 0.2 0.34 0.94 -0.15"], None, "turns"),
+    ]
+    for args, text, message in cases:
+        if text is not None:
+            (tmp_path / args[1]).write_text(text)
+            args = [args[0], str(tmp_path / args[1])]
+        r = pin_kiosk("calibrate", *args, "--state-dir", str(tmp_path))
+        assert r.returncode == 1 and message in r.stderr and r.stderr.count("\n") == 1, (args, r.stderr)
+        assert "Traceback" not in r.stderr and "nothing installed" in r.stderr
+    assert len(history(tmp_path)) == 1  # nothing of it was installed
 
 
 @pytest.mark.parametrize("doc,exit_code,message", [

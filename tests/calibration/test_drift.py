@@ -10,7 +10,7 @@ import random
 import pytest
 
 from calibration import simulate
-from calibration.drift import LEVELS, DriftEstimator, SessionDrift, SessionSummary
+from calibration.drift import FIELD_MOMENTS, LEVELS, DriftEstimator, SessionDrift, SessionSummary
 from support_drift import CFG, DRIFT, learned_estimator, summaries
 
 
@@ -52,7 +52,9 @@ def test_session_holds_only_sums_no_sequence():
         acc.add_tap((i * 0.1, -i * 0.1))
     assert not hasattr(acc, "__dict__")
     values = [getattr(acc, name) for name in SessionDrift.__slots__]
-    assert all(isinstance(v, (int, float)) for v in values)
+    # numbers, and the residual field's fixed tuple of moment sums
+    assert all(isinstance(v, (int, float)) or (isinstance(v, tuple) and len(v) == len(FIELD_MOMENTS)
+                                               and all(isinstance(m, float) for m in v)) for v in values)
 
 
 # -- baseline and the undrifted screen -----------------------------------------------
@@ -313,3 +315,68 @@ def test_session_pool_hands_sessions_over_only_several_at_a_time():
     assert [b[0].n for b in batch] == [9, 17, 5] and batch[2][1] is True and len(pool) == 0
     est = DriftEstimator(DriftConfig(), 10.0)
     assert add_pool(est, batch) is None and est.taps == 31 and est.sessions == 3
+
+
+# -- the residual field (issue 20): turns and corners, and no blind window ---------------------
+from calibration.drift import DriftEstimator as _Estimator  # noqa: E402
+from kiosk.config import DriftConfig as _DriftConfig  # noqa: E402
+
+FIELD_BOX_MM = (-60.0, -30.0, 60.0, 30.0)   # key centres, mm from the screen centre
+FIELD_PITCH_MM = 14.6
+
+
+def _field_session(rng, field, person_sd=1.0, elderly=False):
+    acc = SessionDrift()
+    ox, oy = rng.gauss(0, person_sd), rng.gauss(0, person_sd) + (1.5 if elderly else 0.0)
+    scatter = 2.7 if elderly else 1.8
+    x0 = rng.uniform(-60, 20)          # each citizen uses one part of the panel, as on the real keypads
+    for _ in range(6):
+        kx, ky = rng.uniform(x0, x0 + 40), rng.uniform(-30, 30)
+        fx, fy = field(kx, ky)
+        acc.add_tap((ox + fx + rng.gauss(0, scatter), oy + fy + rng.gauss(0, scatter)), (kx, ky))
+    return acc.summary()
+
+
+def _rotation(deg):
+    c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+    return lambda x, y: (c * x - s * y - x, s * x + c * y - y)
+
+
+def _learned(rng, box):
+    est = _Estimator(_DriftConfig(baseline_taps=200), FIELD_PITCH_MM, box)
+    while est.learning:
+        est.add_session(_field_session(rng, lambda x, y: (0.0, 0.0)))
+    return est
+
+
+def test_a_growing_rotation_alerts_before_any_key_moves_half_a_pitch_though_the_mean_stays_put():
+    rng = random.Random(7)
+    est, blind = _learned(rng, FIELD_BOX_MM), _learned(random.Random(7), None)
+    for i in range(1, 400):
+        deg = 6.0 * i / 400
+        moved = max(math.hypot(*_rotation(deg)(x, y)) for x in (-60, 60) for y in (-30, 30))
+        s = _field_session(rng, _rotation(deg))
+        est.add_session(s)
+        blind.add_session(s)
+        if est.level == "alert":
+            break
+    assert est.level == "alert" and est.reason == "field" and moved < FIELD_PITCH_MM / 2
+    assert blind.level != "alert"          # the mean-offset rules alone do not see a turn
+
+
+def test_a_gross_shift_right_after_a_calibration_alerts_within_the_first_citizens():
+    rng = random.Random(3)
+    est = _Estimator(_DriftConfig(), FIELD_PITCH_MM, FIELD_BOX_MM)   # a 500-tap baseline to learn
+    for sessions in range(1, 20):
+        est.add_session(_field_session(rng, lambda x, y: (10.0, 0.0)))
+        if est.level == "alert":
+            break
+    assert est.level == "alert" and est.reason == "gross" and est.learning and sessions <= 8
+
+
+def test_no_false_alert_from_the_field_when_the_population_changes_but_the_panel_does_not():
+    rng = random.Random(11)
+    est = _learned(rng, FIELD_BOX_MM)
+    for _ in range(600):
+        est.add_session(_field_session(rng, lambda x, y: (0.0, 0.0), elderly=rng.random() < 0.6))
+        assert est.level != "alert", est.reason

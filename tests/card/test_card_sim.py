@@ -264,3 +264,17 @@ def test_status_report_names_the_reason():
     for kind, words in (("juki_card", "住基カード"), ("smartphone", "smartphone")):
         report = status_report(SimBackend(VirtualCard.with_pins(PINS, kind=kind)))
         assert report["state"] == kind and words in MESSAGES[kind]
+
+
+def test_card_backends_are_picked_by_scheme_from_one_registry():
+    from drivers.card import SCHEMES, CardBackend, backend_class, open_card
+    from kiosk.config import CardConfig
+
+    for scheme in SCHEMES:
+        cls = backend_class(scheme)
+        assert issubclass(cls, CardBackend) and cls.SPEC_FORMS[0] == scheme
+    assert backend_class("nfc") is None
+    assert open_card("sim", CardConfig()).name == "sim"
+    for bad in ("nfc", "sim:x"):
+        with pytest.raises(ValueError, match=r"expected one of: pcsc, pcsc:PATTERN, sim\)"):
+            open_card(bad, CardConfig())

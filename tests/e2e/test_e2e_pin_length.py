@@ -5,7 +5,7 @@ signature PIN the citizen types (6 characters, then 16) before typing the
 right one.  Every frame the console received for each session, the status
 that follows it and the metrics file after it must be field for field the
 same once the envelope's clock and counters (``ts``, ``seq``) and the audit
-chain head are set aside; the frames' encoded sizes must be the same under
+chain's head and seq are set aside; the frames' encoded sizes must be the same under
 the same normalisation; the drift state on disk must not move at all (the
 drift figures move only with a pool of several sessions).
 """

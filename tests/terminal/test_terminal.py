@@ -318,6 +318,14 @@ def test_a_calibration_accepted_at_review_is_installed_with_a_record_and_a_fresh
     assert t.procedure is None and t.session.state == "idle"
 
 
+def test_the_technician_fit_rejects_what_the_configuration_says():
+    cfg = config_from_dict({"screen": {"video": "dummy", "fullscreen": False}, "touch": {"fit_reject_mm": 2.5}})
+    t = Terminal(cfg, affine=Affine.identity(), calibrated=True,
+                 drift=DriftEstimator(cfg.drift, drift_key_pitch_mm(cfg)), touch_present=True)
+    t.handle(Command(1.0, "calibrate", {"technician": "tech07"}))
+    assert t.procedure.fit_reject_mm == 2.5
+
+
 def test_cancel_during_a_calibration_goes_to_the_procedure_and_changes_nothing():
     t, clock = terminal(), Clock()
     before = t.affine

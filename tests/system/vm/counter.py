@@ -70,7 +70,9 @@ class ConsolePump:
         try:
             return wait_for(f"console frame {type_} {match} #{count}", found, timeout_s, 0.05)
         except TimeoutError as exc:
-            raise AssertionError(f"{exc}; console saw {[f['type'] for f in self.frames()]}") from None
+            seen = [{k: v for k, v in f.items() if k not in ("v", "ts", "boot", "terminal")}
+                    for f in self.frames() if f["type"] != "status"]
+            raise AssertionError(f"{exc}; console saw {seen}") from None
 
     def close(self) -> None:
         self._stop = True

@@ -11,6 +11,13 @@ APDU as an APDU message that we answer with the card's response APDU.
 
 QEMU answers ICC power-on from the ATR it was given and never tells the
 client, so the card is powered (security state dropped) here at each insert.
+
+The ATR given to QEMU is not the card's own: the My Number card's ATR offers
+only T=1, and QEMU's emulated reader offers only T=0 (measured in the guest:
+libccid logs "Protocol T=1 not supported by reader" and SCardConnect fails
+with "Card is unresponsive").  The reader exchanges whole short APDUs, so the
+protocol changes nothing above it; the kiosk never looks at the ATR (see
+``kiosk.jpki.ATR``).  So the card is presented with the smallest T=0 ATR.
 Unplugging the reader is QEMU's ``device_del``, not a message.
 """
 from __future__ import annotations
@@ -31,6 +38,8 @@ VSCARD_VERSION = 2  # MAKE_VERSION(0, 0, 2)
 VSCARD_MAGIC = b"VSCD"  # sent as the four bytes, not byte-swapped
 READER_ID = 0  # VSCARD_MINIMAL_READER_ID
 UNDEFINED_READER_ID = 0xFFFFFFFF
+#: TS = 3B (direct convention), T0 = 00: no interface bytes (T=0), no historical bytes.
+QEMU_READER_ATR = bytes.fromhex("3B00")
 INS_VERIFY = jpki.INS_VERIFY
 
 
@@ -96,9 +105,9 @@ class VSCardClient:
     def insert(self) -> None:
         """Put the card in the reader: power it up (fresh security state) and send its ATR."""
         with self._lock:
-            atr = self.card.power_on()
+            self.card.power_on()
             self._inserted = True
-        self._send(VSC_ATR, READER_ID, atr)
+        self._send(VSC_ATR, READER_ID, QEMU_READER_ATR)
 
     def remove(self) -> None:
         with self._lock:
