@@ -34,8 +34,9 @@ from kiosk.config import Config
 from kiosk.loop import EventLoop, TimerHandle
 from kiosk.session import CardOp
 from kiosk.terminal import (Alert, Audit, CardAnswer, CardPresence, Command, Contact, DevicesSeen,
-                            InstallCalibration, SaveDrift, Send, Show, Shutdown, StatusReply, TechnicianDone,
+                            InstallCalibration, SaveDrift, Send, Show, Shutdown, Sound, StatusReply, TechnicianDone,
                             Terminal, Tick, WriteMetrics, drift_key_pitch_mm, drift_keypad_box_mm)
+from kiosk.sound import Speaker
 from kiosk.state_files import STATE_FILE_ALERT, SetAside
 from kiosk.view import View
 from kiosk.vocabulary import AlertCode
@@ -82,6 +83,8 @@ class Kiosk:
         self.sealer: Any = None  # kiosk.audit_seal.Sealer, set at start
         self._next_seal_s = self.clock() + cfg.state.seal_interval_s
         self.link.status_provider = self.status_fields
+        # sound only with a screen (SDL is up)
+        self.speaker = Speaker(cfg.sound.enabled and display is not None, cfg.sound.volume)
 
     @property
     def affine(self) -> Any:
@@ -263,6 +266,8 @@ class Kiosk:
                 self._save_drift()
             elif isinstance(e, InstallCalibration):
                 self._install(e)
+            elif isinstance(e, Sound):
+                self.speaker.play(e.name)
             elif isinstance(e, TechnicianDone) and self.technician_done is not None:
                 self.technician_done(e.state)
 

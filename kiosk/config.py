@@ -159,7 +159,14 @@ class KeypadConfig:
     gap_mm: float = _f(2.5, lo=2.5, hi=20, doc="gap between keys")
     alnum_order: str = _f("alphabetical", choices=("alphabetical", "qwerty"), doc="letter order")
     release_tolerance_mm: float = _f(2.0, lo=0, hi=10, doc="a release this far outside the pressed key still commits")
-    repeat_debounce_s: float = _f(0.25, lo=0, hi=2, doc="a second press of the same key within this is ignored")
+    repeat_debounce_s: float = _f(0.04, lo=0, hi=2,
+                                  doc="a press of the same key this soon after its release is a bounce, ignored")
+
+
+@dataclass(frozen=True)
+class SoundConfig:
+    enabled: bool = _f(True, doc="key click and result tones (ALSA through SDL)")
+    volume: float = _f(0.5, lo=0, hi=1, doc="loudness of the click and the tones, 0 (silent) to 1")
 
 
 @dataclass(frozen=True)
@@ -203,6 +210,7 @@ class Config:
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     session: SessionConfig = field(default_factory=SessionConfig)
     keypad: KeypadConfig = field(default_factory=KeypadConfig)
+    sound: SoundConfig = field(default_factory=SoundConfig)
     drift: DriftConfig = field(default_factory=DriftConfig)
     state: StateConfig = field(default_factory=StateConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)

@@ -30,8 +30,12 @@ without a keypad (their buttons: ``lang``, ``retry``, ``continue``, ``cancel``,
 press, resisting a sliding finger (滑り入力): the key under the first contact
 is highlighted; the press commits on release only if the release is still on
 that key (plus ``release_tolerance_mm``); sliding beyond that cancels the
-press for good; a second press of the same key within ``repeat_debounce_s``
-of its last commit is a bounce and is ignored.
+press for good; a press of the same key that lands within
+``repeat_debounce_s`` of the previous *release* is a bounce and is ignored.
+The gap is measured from release to press, not press to press: a contact
+bounce re-makes within tens of milliseconds of the lift, while a person
+doubling a letter (AA11BBCC) lifts and presses again 100 ms or more later,
+however long each press was held.
 """
 from __future__ import annotations
 
@@ -57,9 +61,10 @@ BUTTON_H_MM = 16.0
 BUTTON_W_MM = 50.0
 #: The info region (title, legend, masked field) is never smaller than this.
 INFO_MIN_H_MM = 22.0
-INFO_MIN_W_MM = 55.0
+INFO_MIN_W_MM = 70.0
+INFO_FLOOR_W_MM = 55.0
 #: Share of the screen height the info region gets when keys can stay at size anyway.
-INFO_PREFERRED_H = 0.33
+INFO_PREFERRED_H = 0.42
 #: Border above the words of a stacked info region (text is not touched, so no bezel margin).
 TEXT_MARGIN_MM = 0.7
 
@@ -194,21 +199,33 @@ def _digits_grid(side: bool) -> _Grid:
     return _Grid(3, 5, tuple(cells), (1.0, 1.0, 1.0))
 
 
-def _alnum_grid(n_cols: int, order: str) -> _Grid:
-    """0-9 and A-Z only, row by row, the four controls in the last free cells."""
+def _alnum_grid(n_cols: int, order: str) -> _Grid | None:
+    """0-9 and A-Z only, row by row; the controls share the last row, 確定 far from 中止 and クリア.
+
+    The last row reads 中止, the remaining characters, クリア, 訂正, 確定: the
+    key that spends a try has 訂正 on one side and the edge on the other, so a
+    finger aiming at it never lands on the key that ends the session or wipes
+    the entry (at least one whole key lies between them).  None when the last
+    row has no room for that.
+    """
     if order == "qwerty" and n_cols == 10:
         cells = [_Cell(ch, c, r) for r, row in enumerate(QWERTY_ROWS) for c, ch in enumerate(row)]
-        free = [(9, 2), (7, 3), (8, 3), (9, 3)]
-        cells += [_Cell(k, c, r) for k, (c, r) in zip(CONTROL_KEYS, free)]
+        # free cells: (9,2) right of L, (7..9,3) right of M; 確定 at (7,3) has 訂正 beside it
+        # and M, J, K, L around: 中止 and クリア are a whole key away
+        placed = {"cancel": (9, 2), "enter": (7, 3), "backspace": (8, 3), "clear": (9, 3)}
+        cells += [_Cell(k, c, r) for k, (c, r) in placed.items()]
         return _Grid(10, 4, tuple(cells), (1.0,) * 10)
     chars = "".join(QWERTY_ROWS) if order == "qwerty" else DIGITS + UPPER
-    ids = list(chars) + list(CONTROL_KEYS)
-    n_rows = math.ceil(len(ids) / n_cols)
-    # controls go at the end of the last row, characters fill everything before
-    slots = [(i % n_cols, i // n_cols) for i in range(n_cols * n_rows)]
-    char_slots, ctrl_slots = slots[: len(chars)], slots[-len(CONTROL_KEYS):]
-    cells = [_Cell(ch, c, r) for ch, (c, r) in zip(chars, char_slots)]
-    cells += [_Cell(k, c, r) for k, (c, r) in zip(CONTROL_KEYS, ctrl_slots)]
+    n_rows = math.ceil((len(chars) + len(CONTROL_KEYS)) / n_cols)
+    before = (n_rows - 1) * n_cols
+    rest = chars[before:]
+    if len(rest) + len(CONTROL_KEYS) > n_cols or len(chars) < before:
+        return None
+    cells = [_Cell(ch, i % n_cols, i // n_cols) for i, ch in enumerate(chars[:before])]
+    last = n_rows - 1
+    cells.append(_Cell("cancel", 0, last))
+    cells += [_Cell(ch, 1 + i, last) for i, ch in enumerate(rest)]
+    cells += [_Cell(k, n_cols - 3 + i, last) for i, k in enumerate(("clear", "backspace", "enter"))]
     return _Grid(n_cols, n_rows, tuple(cells), (1.0,) * n_cols)
 
 
@@ -256,13 +273,15 @@ def _info_regions(x: int, y: int, w: int, h: int, lang_w: int, lang_h: int, gap:
 
     Three shapes: a wide short strip (landscape, keys below), a narrow column
     (landscape, keys beside) and a wide tall block (portrait, keys below).
+    Shares of the height follow what each box must hold at 5 mm ink: the
+    title (the PIN's name) takes the most, the field one line.
     """
     left_w = w - lang_w - gap
     if h < 3 * lang_h and w > 3 * h:  # strip: title and legend left of the lang key
-        t, lg = round(h * 0.23), round(h * 0.40)
+        t, lg = round(h * 0.27), round(h * 0.43)
         # bottom-aligned with the legend: away from the top bezel, clear of the field row
         lang = Key("lang", "", x + w - lang_w, max(key_top, y + t + lg - lang_h), lang_w, lang_h)
-        f, fw = h - t - lg, round(left_w * 0.45)
+        f, fw = h - t - lg, round(left_w * 0.50)
         return lang, {
             "title": (x, y, left_w, t),
             "legend": (x, y + t, left_w, lg),
@@ -271,27 +290,38 @@ def _info_regions(x: int, y: int, w: int, h: int, lang_w: int, lang_h: int, gap:
             "status": (x + fw + gap, y + t + lg,
                        (w if lang.y + lang.h <= y + t + lg else left_w) - fw - gap, f),
         }
-    if left_w < 0.6 * w:  # column: full-width boxes, the lang key at the bottom right
+    if left_w < 0.6 * w:  # column: full-width boxes, the lang key alone on the bottom row
         lang = Key("lang", "", x + w - lang_w, y + h - lang_h, lang_w, lang_h)
         rest_h = h - lang_h - gap
-        t, lg, f = round(rest_h * 0.28), round(rest_h * 0.26), round(rest_h * 0.18)
+        t, lg, f = round(rest_h * 0.34), round(rest_h * 0.30), round(rest_h * 0.13)
         return lang, {
             "title": (x, y, w, t),
             "legend": (x, y + t, w, lg),
             "field": (x, y + t + lg, w, f),
             "status": (x, y + t + lg + f, w, rest_h - t - lg - f),
         }
-    # block: title beside the lang key, legend below, field and status side by side
-    lang = Key("lang", "", x + w - lang_w, max(y, key_top), lang_w, lang_h)  # off the bezel
-    rest_y = lang.y + lang_h + max(2, gap // 3)  # words below a key need no key gap
-    rest_h = y + h - rest_y
-    lg = round(rest_h * 0.45)
-    fw = round(w * field_share)
+    if h < 4.5 * lang_h:  # a short block (portrait, 41 keys): the name beside the lang key, one row
+        # for the field and the status
+        lang = Key("lang", "", x + w - lang_w, max(y, key_top), lang_w, lang_h)
+        t = max(lang.y + lang_h - y, round(h * 0.30))
+        f = round(h * 0.28)
+        lg = h - t - f
+        fw = round(w * 0.55)
+        return lang, {
+            "title": (x, y, left_w, t),
+            "legend": (x, y + t, w, lg),
+            "field": (x, y + t + lg, fw, f),
+            "status": (x + fw + gap // 2, y + t + lg, w - fw - gap // 2, f),
+        }
+    # block: title, legend full width; the field (with its count) beside the lang key; status
+    t, lg = round(h * 0.26), round(h * 0.30)
+    f = max(lang_h, round(h * 0.14))
+    lang = Key("lang", "", x + w - lang_w, max(key_top, y + t + lg + (f - lang_h) // 2), lang_w, lang_h)
     return lang, {
-        "title": (x, y, left_w, lang.y + lang_h - y),
-        "legend": (x, rest_y, w, lg),
-        "field": (x, rest_y + lg, fw, rest_h - lg),
-        "status": (x + fw + gap, rest_y + lg, w - fw - gap, rest_h - lg),
+        "title": (x, y, w, t),
+        "legend": (x, y + t, w, lg),
+        "field": (x, y + t + lg, left_w, f),
+        "status": (x, y + t + lg + f, w, h - t - lg - f),
     }
 
 
@@ -312,16 +342,20 @@ def build_layout(pin_type: PinType, screen: ScreenConfig, keypad: KeypadConfig, 
     if rule.keypad == "digits":
         want, floor = keypad.digit_key_mm, keypad.digit_key_mm
         side = screen.width_mm > screen.height_mm
-        candidates = [_digits_grid(side)]
+        # stacked (portrait) screens take the four-row grid too when it fits: a row less of keys
+        # is a row more of words
+        candidates = [_digits_grid(True)] if side else [_digits_grid(True), _digits_grid(False)]
     else:
         want, floor = keypad.alnum_key_mm, MIN_KEY_MM
         side = False
-        candidates = [_alnum_grid(c, keypad.alnum_order) for c in range(10, 3, -1)]
+        candidates = [g for c in range(10, 3, -1) if (g := _alnum_grid(c, keypad.alnum_order)) is not None]
     # the words would like INFO_PREFERRED_H of the height; they must have INFO_MIN_H_MM
     info_options = (max(INFO_MIN_H_MM, INFO_PREFERRED_H * screen.height_mm), INFO_MIN_H_MM)
+    if side:  # beside the keys the words want INFO_MIN_W_MM; large configured keys may take some
+        info_options = (INFO_MIN_W_MM, INFO_FLOOR_W_MM)
     for info_mm in info_options:
         if side:
-            kp_w_mm, kp_h_mm = avail_w_mm - INFO_MIN_W_MM - gap_mm, avail_h_mm
+            kp_w_mm, kp_h_mm = avail_w_mm - info_mm - gap_mm, avail_h_mm
         else:
             kp_w_mm, kp_h_mm = avail_w_mm, avail_h_mm - info_mm - gap_mm
         best: tuple[float, _Grid] | None = None
@@ -453,9 +487,9 @@ class PressTracker:
         """A finger lands: highlight the key under it (None in a gap or a bounce)."""
         key_id = self.layout.hit(x_px, y_px)
         if key_id is not None and self._last_commit is not None:
-            last_id, last_t = self._last_commit
-            if last_id == key_id and 0 <= t_s - last_t < self.repeat_debounce_s:
-                key_id = None  # a bounce of the key just committed
+            last_id, released_t = self._last_commit
+            if last_id == key_id and 0 <= t_s - released_t < self.repeat_debounce_s:
+                key_id = None  # a bounce of the key just released
         self.highlighted = key_id
         return key_id
 

@@ -45,6 +45,7 @@ from calibration.matrix import Affine
 from kiosk.config import Config
 from kiosk.keypad import KeyLayout, PressTracker, build_layout, build_screen_layout
 from kiosk.pin import PinType
+from kiosk.sound import RESULT_TONES
 from kiosk.session import CardOp, Session, SessionClosed, ToAudit, ToConsole
 from kiosk.vocabulary import AlertCode, DeviceFault, DriftLevel, TechnicianKind, TechnicianOutcome
 
@@ -189,6 +190,13 @@ class Show:
 
 
 @dataclass(frozen=True, slots=True)
+class Sound:
+    """Play ``name`` (``kiosk.sound.TONES``): the key click, the same for every key, or a result tone."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class TechnicianDone:
     """A technician procedure ended in ``state`` (``passed``: calibration accepted or check passed)."""
 
@@ -197,7 +205,7 @@ class TechnicianDone:
     passed: bool
 
 
-Effect = CardOp | Send | Audit | Alert | StatusReply | InstallCalibration | SaveDrift | WriteMetrics | Show \
+Effect = CardOp | Send | Audit | Alert | StatusReply | InstallCalibration | SaveDrift | WriteMetrics | Show | Sound \
     | TechnicianDone
 
 
@@ -372,8 +380,8 @@ class Terminal:
             tap_px = self.affine.apply(*c.tap_raw) if c.tap_raw is not None else (x_px, y_px)
             key = tracker.up(x_px, y_px, c.t_s)
             self._observe_tap(key, tap_px)
-            if key is not None:
-                return self._session(self.session.key(now, key), now)
+            if key is not None:  # one click whatever the key: a sound must not tell the key
+                return [Sound("click"), *self._session(self.session.key(now, key), now)]
             self.session.touch(now, None)
         return []
 
@@ -573,6 +581,8 @@ class Terminal:
                 if e.type == "pin.result":
                     r = e.fields["result"]
                     self.sessions_by_result[r] = self.sessions_by_result.get(r, 0) + 1
+                    if str(r) in RESULT_TONES:
+                        fx.append(Sound(RESULT_TONES[str(r)]))
             elif isinstance(e, ToAudit):
                 fx.append(Audit(e.kind, e.fields))
             elif isinstance(e, SessionClosed):

@@ -22,11 +22,13 @@ are in millimetres of the real panel (large: citizens may be elderly).
 """
 from __future__ import annotations
 
+import math
+
 import pygame
 
 from kiosk.keypad import KeyLayout
 from kiosk.pin import PIN_RULES
-from kiosk.ui.fonts import Fonts
+from kiosk.ui.fonts import Fonts, wrap
 from kiosk.ui.strings import STRINGS, text
 from kiosk.view import View
 
@@ -49,9 +51,10 @@ PALETTE: dict[str, tuple[int, int, int]] = {
     "pressed_face": (11, 61, 145),
     "pressed_text": (255, 255, 255),
     "field_face": (255, 255, 255),
-    "field_border": (17, 17, 17),
-    "dot": (17, 17, 17),
-    "slot": (150, 150, 150),
+    "field_border": (0, 0, 0),
+    "dot": (0, 0, 0),  # not the text colour: tests count dots by colour beside the count
+    "slot": (110, 110, 110),  # empty-slot rings: 5.1:1 on the page (non-text parts need 3:1)
+    "digit_face": (222, 242, 222),  # digits drawn on another face than letters: 0 is not O, 1 is not I
     "ok": (11, 110, 46),
     "target": (200, 0, 0),
     "target_done": (120, 120, 120),
@@ -63,19 +66,33 @@ CONTRAST_PAIRS = (
     ("text", "bg"), ("muted", "bg"), ("accent", "bg"), ("warn", "bg"), ("ok", "bg"),
     ("key_text", "key_face"), ("key_text", "edit_face"), ("cancel_text", "cancel_face"),
     ("enter_text", "enter_face"), ("disabled_text", "disabled_face"), ("pressed_text", "pressed_face"),
-    ("accent", "bg"), ("dot", "field_face"), ("target", "bg"),
+    ("accent", "bg"), ("dot", "field_face"), ("target", "bg"), ("key_text", "digit_face"),
 )
 
-# type sizes in mm of the panel: (largest, smallest)
-TITLE_MM = (8.0, 3.6)
-BODY_MM = (6.0, 3.4)
-STATUS_MM = (5.5, 2.8)
-LEGEND_MM = (5.0, 3.2)
-KEY_LABEL_MM = 0.45  # of the key height, at most
+#: Every non-text part against what it sits on; each must reach 3:1 (WCAG 1.4.11).
+NON_TEXT_PAIRS = (
+    ("key_border", "bg"), ("key_border", "key_face"), ("key_border", "digit_face"),
+    ("key_border", "disabled_face"), ("slot", "field_face"), ("dot", "field_face"),
+    ("field_border", "bg"), ("accent", "bg"), ("target", "bg"), ("target_done", "bg"),
+)
+
+# Type sizes in millimetres of *ink* on the panel (what a reader sees), (largest, smallest).
+# Citizens may be elderly: every title, legend, problem and body line is at least 5 mm,
+# every key label at least 4 mm; the PIN's name (the entry title) is the largest text there.
+TITLE_INK_MM = (9.0, 5.2)
+BODY_INK_MM = (7.0, 5.0)
+LEGEND_INK_MM = (6.5, 5.0)
+STATUS_INK_MM = (6.5, 5.0)
+KEY_INK_MM = 4.2
+#: The technician's screens (calibration, drift check): a trained adult with time to read.
+TECH_TITLE_INK_MM = (7.0, 4.0)
+TECH_BODY_INK_MM = (5.5, 3.5)
+#: Below the smallest size only when a panel has no room at all (recorded in ``Renderer.undersized``).
+FLOOR_INK_MM = 3.0
 BUTTON_STYLE = {"cancel": ("cancel_face", "cancel_text"), "retry": ("enter_face", "enter_text"),
                 "continue": ("enter_face", "enter_text"), "accept": ("enter_face", "enter_text"),
                 "lang": ("bg", "accent"), "backspace": ("edit_face", "key_text"),
-                "clear": ("edit_face", "key_text")}
+                "clear": ("edit_face", "key_text"), "digit": ("digit_face", "key_text")}
 
 
 def _rect(box: tuple[int, int, int, int]) -> pygame.Rect:
@@ -83,11 +100,27 @@ def _rect(box: tuple[int, int, int, int]) -> pygame.Rect:
 
 
 class Renderer:
-    """Draws Views; remembers the last one so an unchanged screen costs nothing."""
+    """Draws Views; remembers the last one so an unchanged screen costs nothing.
+
+    ``text_lines`` maps each text role drawn ("title", "legend", "count",
+    "status", "body", "key:<id>", ...) to the rectangles of its lines and
+    their colour, so pixel tests can measure the ink that was really drawn.
+    ``undersized`` lists (role, ink mm) for words that had to go below their
+    smallest size to fit at all.
+    """
 
     def __init__(self, fonts: Fonts) -> None:
         self.fonts = fonts
         self._last: tuple[View, KeyLayout] | None = None
+        self.text_lines: dict[str, list[tuple[pygame.Rect, str]]] = {}
+        #: role -> the words drawn there (tests read which words a screen says)
+        self.words: dict[str, str] = {}
+        self.undersized: list[tuple[str, float]] = []
+        #: role -> font size (px) it was drawn at
+        self.sizes_px: dict[str, int] = {}
+        #: role -> ink height (mm) of its words as set (the tallest glyph run of the words)
+        self.ink_mm: dict[str, float] = {}
+        self._title_mm = TITLE_INK_MM[0]  # ink of the entry's title: no other words there are taller
 
     def forget(self) -> None:
         """Draw everything next time (after the surface was cleared or replaced)."""
@@ -103,6 +136,7 @@ class Renderer:
         if (same_layout and view.screen == "entry"
                 and _same_frame(last[0], view)):  # type: ignore[index]
             return self._entry_changes(surface, last[0], view, layout)  # type: ignore[index]
+        self.text_lines, self.words, self.undersized, self.sizes_px, self.ink_mm = {}, {}, [], {}, {}
         self._full(surface, view, layout)
         return [surface.get_rect()]
 
@@ -110,25 +144,51 @@ class Renderer:
     def _px(self, layout: KeyLayout, mm: float) -> int:
         return max(8, round(mm * layout.px_per_mm_y))
 
+    def _ink_px(self, layout: KeyLayout, ink_mm: float, words: str, bold: bool) -> int:
+        """The font size (px) whose ink for ``words`` is ``ink_mm`` tall on this panel."""
+        return max(8, math.ceil(ink_mm * layout.px_per_mm_y / self.fonts.ink_em(words, bold)))
+
     def _text_box(self, surface: pygame.Surface, layout: KeyLayout, box: pygame.Rect, words: str,
-                  colour: str, sizes_mm: tuple[float, float], *, bold: bool = False,
-                  centre: bool = False, valign: str = "top", chars_per_line: int = 0) -> None:
-        max_px = self._px(layout, sizes_mm[0])
-        if chars_per_line:  # a narrow panel: keep enough characters on a line to read a phrase
-            max_px = max(self._px(layout, sizes_mm[1]), min(max_px, box.w // chars_per_line))
-        font, lines = self.fonts.fit(words, box.w, box.h, max_px, self._px(layout, sizes_mm[1]), bold)
+                  colour: str | list[str], sizes_mm: tuple[float, float], role: str, *, bold: bool = False,
+                  centre: bool = False, valign: str = "top", cap_mm: float | None = None) -> float:
+        """Fit ``words`` into ``box`` at the largest ink size in ``sizes_mm``; the ink mm drawn.
+
+        ``colour`` may be one colour per paragraph (status lines of different weight).
+        """
+        self.words[role] = words
+        if cap_mm is not None:  # never more ink than the PIN's name, even where the name had to shrink
+            sizes_mm = (min(sizes_mm[0], cap_mm), min(sizes_mm[1], cap_mm))
+        max_px = self._ink_px(layout, sizes_mm[0], words, bold)
+        min_px = min(max_px, self._ink_px(layout, sizes_mm[1], words, bold))
+        if self.fonts.fits(words, box.w, box.h, min_px, bold) or min_px <= 8:
+            font, lines = self.fonts.fit(words, box.w, box.h, max_px, min_px, bold)
+        else:  # no room at the smallest size: shrink further (to the floor, else to what fits), and say so
+            floor_px = min(min_px, self._ink_px(layout, FLOOR_INK_MM, words, bold))
+            if not self.fonts.fits(words, box.w, box.h, floor_px, bold):
+                floor_px = 8
+            font, lines = self.fonts.fit(words, box.w, box.h, min_px, floor_px, bold)
+            self.undersized.append((role, round(font.size_px * self.fonts.ink_em(words, bold)
+                                                / layout.px_per_mm_y, 2)))
+        self.sizes_px[role] = font.size_px
+        colours = colour if isinstance(colour, list) else [colour]
+        para_of_line = _paragraph_of_lines(self.fonts, font, words, box.w, lines)
         line_h = self.fonts.line_pitch(font)
         total = line_h * len(lines)
         y = box.y + {"top": 0, "middle": max(0, (box.h - total) // 2), "bottom": max(0, box.h - total)}[valign]
         y += self.fonts.ink_offset(font)
         clip = surface.get_clip()
         surface.set_clip(box)
-        for line in lines:
-            img = font.render(line, True, PALETTE[colour])
+        drawn = self.text_lines.setdefault(role, [])
+        for line, para in zip(lines, para_of_line):
+            ink = colours[min(para, len(colours) - 1)]
+            img = font.render(line, True, PALETTE[ink])
             x = box.x + (box.w - img.get_width()) // 2 if centre else box.x
             surface.blit(img, (x, y))
+            drawn.append((pygame.Rect(x, y, img.get_width(), img.get_height()).clip(box), ink))
             y += line_h
         surface.set_clip(clip)
+        ink_mm = self.ink_mm[role] = font.size_px * self.fonts.ink_em(words, bold) / layout.px_per_mm_y
+        return ink_mm
 
     def _key(self, surface: pygame.Surface, layout: KeyLayout, key, view: View) -> pygame.Rect:
         rect = pygame.Rect(key.x, key.y, key.w, key.h)
@@ -136,6 +196,8 @@ class Renderer:
             face, ink = "pressed_face", "pressed_text"
         elif key.id == "enter":
             face, ink = ("enter_face", "enter_text") if view.enter_enabled else ("disabled_face", "disabled_text")
+        elif len(key.id) == 1 and key.id.isdigit():
+            face, ink = BUTTON_STYLE["digit"]
         else:
             face, ink = BUTTON_STYLE.get(key.id, ("key_face", "key_text"))
         radius = max(4, min(rect.w, rect.h) // 8)
@@ -146,14 +208,22 @@ class Renderer:
         special = f"key_{view.screen}_{key.id}"  # e.g. "retry" reads やり直す on the calibration result
         label = (key.label if len(key.id) == 1
                  else text(view.lang, special if special in STRINGS[view.lang] else f"key_{key.id}"))
-        max_px = round(rect.h * (0.55 if len(key.id) == 1 else KEY_LABEL_MM))
-        inner = rect.inflate(-max(6, rect.w // 10), -max(4, rect.h // 10))
-        font, lines = self.fonts.fit(label, inner.w, inner.h, max_px, 10, bold=True, one_line=True)
+        inner = rect.inflate(-max(6, rect.w // 14), -max(4, rect.h // 10))
+        max_px = round(rect.h * 0.55)
+        min_px = min(max_px, self._ink_px(layout, KEY_INK_MM, label, True))
+        if self.fonts.get(min_px, True).size(label)[0] > inner.w:
+            # 「クリア」 or "Cancel" on a 12 mm key: at 4 mm ink they need 14-17 mm
+            min_px = 8
+            self.undersized.append((f"key:{key.id}", 0.0))
+        font, lines = self.fonts.fit(label, inner.w, inner.h, max_px, min_px, bold=True, one_line=True)
         line_h = self.fonts.line_pitch(font)
         y = rect.y + (rect.h - line_h * len(lines)) // 2 + self.fonts.ink_offset(font)
+        drawn = self.text_lines[f"key:{key.id}"] = []
         for line in lines:
             img = font.render(line, True, PALETTE[ink])
-            surface.blit(img, (rect.x + (rect.w - img.get_width()) // 2, y))
+            x = rect.x + (rect.w - img.get_width()) // 2
+            surface.blit(img, (x, y))
+            drawn.append((pygame.Rect(x, y, img.get_width(), img.get_height()).clip(rect), ink))
             y += line_h
         return rect
 
@@ -174,22 +244,30 @@ class Renderer:
             self._key(surface, layout, key, view)
 
     def _entry_static(self, surface: pygame.Surface, view: View, layout: KeyLayout) -> None:
+        """The PIN's name (the largest words here: a wrong choice spends tries) and the legend."""
         assert view.pin_type is not None
         lang = view.lang
         name = text(lang, f"name_{view.pin_type.value}")
-        which = f"entry_change_{view.step}" if view.action == "change" and view.step else "entry_verify"
-        self._text_box(surface, layout, _rect(layout.regions["title"]), text(lang, which, name=name),
-                       "accent", TITLE_MM, bold=True, valign="middle")
         rule = PIN_RULES[view.pin_type]
+        which = f"entry_change_{view.step}" if view.action == "change" and view.step else "entry_verify"
+        if rule.keypad == "alnum":
+            # the letters keypad leaves a third of the words' room: the name alone (the step
+            # indicator in the status says which PIN of a change), so it can be large
+            which = "entry_name_only"
+        self._text_box(surface, layout, _rect(layout.regions["title"]), text(lang, which, name=name),
+                                  "accent", TITLE_INK_MM, "title", bold=True, valign="middle")
+        self._title_mm = self.ink_mm["title"]
         legend = text(lang, f"legend_{rule.keypad}")
         length = (text(lang, "length_fixed", min=rule.min_len) if rule.min_len == rule.max_len
                   else text(lang, "length_range", min=rule.min_len, max=rule.max_len))
-        self._text_box(surface, layout, _rect(layout.regions["legend"]),
-                       text(lang, "legend_with_length", legend=legend, length=length),
-                       "text", LEGEND_MM, valign="middle")
+        joined = "legend_with_length" if rule.keypad == "digits" else "legend_with_length_inline"
+        words = text(lang, joined, legend=legend, length=length)
+        # never larger than the PIN's name: that choice spends tries when wrong
+        self._text_box(surface, layout, _rect(layout.regions["legend"]), words, "text",
+                       LEGEND_INK_MM, "legend", valign="middle", cap_mm=self._title_mm)
 
     def _field(self, surface: pygame.Surface, view: View, layout: KeyLayout) -> pygame.Rect:
-        """The masked field: one dot per typed character, empty rings for the ones still needed."""
+        """The masked field: one dot per typed character, rings for the ones still needed, and the count."""
         box = _rect(layout.regions["field"])
         surface.fill(PALETTE["bg"], box)
         assert view.pin_type is not None
@@ -197,9 +275,15 @@ class Renderer:
         slots = max(rule.min_len, min(view.entered + (view.entered < rule.max_len), rule.max_len))
         slots = max(slots, view.entered)
         inner = box.inflate(-8, -8)
-        pitch = min(inner.h * 0.75, (inner.w - inner.h * 0.3) / max(slots, 1))
-        radius = max(3, int(pitch * 0.32))
-        field = pygame.Rect(inner.x, inner.y, min(inner.w, int(pitch * slots + inner.h * 0.3)), inner.h)
+        unit = "digits" if rule.keypad == "digits" else "alnum"
+        count = text(view.lang, f"count_{unit}", n=view.entered)
+        widest = text(view.lang, f"count_{unit}", n=88)
+        count_w = min(inner.w * 2 // 5, self.fonts.get(self._ink_px(layout, STATUS_INK_MM[1], widest, False)).size(
+            widest)[0] + 8)
+        dots_w = inner.w - count_w
+        pitch = min(inner.h * 0.75, (dots_w - inner.h * 0.3) / max(slots, 1))
+        radius = max(3, int(pitch * 0.34))
+        field = pygame.Rect(inner.x, inner.y, min(dots_w, int(pitch * slots + inner.h * 0.3)), inner.h)
         pygame.draw.rect(surface, PALETTE["field_face"], field, border_radius=6)
         pygame.draw.rect(surface, PALETTE["field_border"], field, width=3, border_radius=6)
         cx0 = field.x + inner.h * 0.15 + pitch / 2
@@ -209,37 +293,60 @@ class Renderer:
             if i < view.entered:
                 pygame.draw.circle(surface, PALETTE["dot"], centre, radius)
             else:
-                pygame.draw.circle(surface, PALETTE["slot"], centre, radius, width=2)
+                pygame.draw.circle(surface, PALETTE["slot"], centre, radius, width=max(2, radius // 4))
+        self.text_lines.pop("count", None)
+        self._text_box(surface, layout, pygame.Rect(field.right + 8, box.y, box.right - field.right - 8, box.h),
+                       count, "text", STATUS_INK_MM, "count", valign="middle", cap_mm=self._title_mm)
         return box
 
     def _status(self, surface: pygame.Surface, view: View, layout: KeyLayout) -> pygame.Rect:
+        """Step of a change, what to do about a problem, tries left (current PIN only), the countdown."""
         box = _rect(layout.regions["status"])
         surface.fill(PALETTE["bg"], box)
+        self.text_lines.pop("status", None)
         lang = view.lang
-        lines, colour = [], "text"
+        lines: list[tuple[str, str]] = []
+        if view.action == "change" and view.step:
+            lines.append((text(lang, f"step_{view.step}"), "accent"))
+            rule = PIN_RULES[view.pin_type] if view.pin_type is not None else None
+            if view.step in ("new", "confirm") and rule is not None and rule.keypad == "alnum" \
+                    and view.problem != "needs_letter_and_digit":
+                lines.append((text(lang, "legend_new_alnum"), "text"))  # the new-PIN rule, before any error
         if view.problem:
-            lines.append(text(lang, f"problem_{view.problem}") if f"problem_{view.problem}" in STRINGS[lang]
-                         else view.problem)
-            colour = "warn"
-        if view.tries_left is not None:
-            lines.append(text(lang, "tries_left", n=view.tries_left))
-            if view.tries_left <= 1:
-                colour = "warn"
+            lines.append((self._problem_words(view), "warn"))
+        tries_apply = view.action != "change" or view.step in (None, "current")
+        if view.tries_left is not None and tries_apply:
+            lines.append((text(lang, "tries_left", n=view.tries_left), "warn" if view.tries_left <= 1 else "text"))
         if view.seconds_left is not None:
-            lines.append(text(lang, "seconds_left", n=view.seconds_left))
-            colour = "warn"
+            lines.append((text(lang, "seconds_left", n=view.seconds_left), "warn"))
         if lines:
-            words = "\n".join(lines)
-            if not self.fonts.fits(words, box.w, box.h, self._px(layout, STATUS_MM[1])):
-                words = text(lang, "status_separator").join(lines)  # let the lines share the width
-            self._text_box(surface, layout, box, words, colour, STATUS_MM, valign="middle")
+            words, colours = "\n".join(w for w, _ in lines), [c for _, c in lines]
+            if not self.fonts.fits(words, box.w, box.h, self._ink_px(layout, STATUS_INK_MM[1], words, False)):
+                # no room for a line each: let them share the width, in the most urgent colour
+                words = text(lang, "status_separator").join(w for w, _ in lines)
+                colours = ["warn" if "warn" in colours else colours[0]]
+            self._text_box(surface, layout, box, words, colours, STATUS_INK_MM, "status", valign="middle",
+                           cap_mm=self._title_mm)
         return box
+
+    def _problem_words(self, view: View) -> str:
+        """The problem as what to do: how many more characters, which key to press."""
+        lang, code = view.lang, view.problem
+        key = f"problem_{code}"
+        if key not in STRINGS[lang]:
+            return str(code)
+        if code == "too_short" and view.pin_type is not None:
+            rule = PIN_RULES[view.pin_type]
+            fixed = "_fixed" if rule.min_len == rule.max_len else ""
+            return text(lang, f"problem_too_short{fixed}", n=max(1, rule.min_len - view.entered))
+        return text(lang, key)
 
     def _entry_changes(self, surface: pygame.Surface, old: View, new: View, layout: KeyLayout) -> list[pygame.Rect]:
         dirty: list[pygame.Rect] = []
         if old.entered != new.entered:
             dirty.append(self._field(surface, new, layout))
-        if (old.problem, old.tries_left, old.seconds_left) != (new.problem, new.tries_left, new.seconds_left):
+        if ((old.problem, old.tries_left, old.seconds_left) != (new.problem, new.tries_left, new.seconds_left)
+                or (new.problem == "too_short" and old.entered != new.entered)):
             dirty.append(self._status(surface, new, layout))
         keys = {old.pressed_key, new.pressed_key} if old.pressed_key != new.pressed_key else set()
         if old.enter_enabled != new.enter_enabled:
@@ -262,19 +369,20 @@ class Renderer:
             body = f"{detail}\n{body}"
         colour = {"last_try_warning": "warn", "wrong_pin": "warn", "locked": "warn",
                   "fault": "warn", "result_ok": "ok"}.get(screen, "accent")
-        pad = self._px(layout, 3.0)
+        pad = round(3.0 * layout.px_per_mm_y)
         inner = box.inflate(-2 * pad, -pad)
         if inner.h > inner.w:  # portrait: the words in the middle of the screen, not at the top
             inner = pygame.Rect(inner.x, inner.y + (inner.h - inner.w) // 2, inner.w, inner.w)
         title_h = int(inner.h * 0.38)
         self._text_box(surface, layout, pygame.Rect(inner.x, inner.y, inner.w, title_h), text(lang, title_key),
-                       colour, TITLE_MM, bold=True, centre=True, valign="bottom")
-        foot = self._px(layout, 8.0) if view.seconds_left is not None else 0
+                       colour, TITLE_INK_MM, "title", bold=True, centre=True, valign="bottom")
+        foot = round(9.0 * layout.px_per_mm_y) if view.seconds_left is not None else 0
         body_box = pygame.Rect(inner.x, inner.y + title_h + pad, inner.w, inner.h - title_h - pad - foot)
-        self._text_box(surface, layout, body_box, body, "text", BODY_MM, centre=True)
+        self._text_box(surface, layout, body_box, body, "text", BODY_INK_MM, "body", centre=True)
         if foot:
             self._text_box(surface, layout, pygame.Rect(inner.x, inner.bottom - foot, inner.w, foot),
-                           text(lang, "seconds_left", n=view.seconds_left), "warn", BODY_MM, centre=True)
+                           text(lang, "seconds_left", n=view.seconds_left), "warn", BODY_INK_MM, "status",
+                           centre=True)
 
     def _targets(self, surface: pygame.Surface, view: View, layout: KeyLayout) -> None:
         """Calibration and drift-check targets; the result screen shows a residual map instead."""
@@ -291,7 +399,7 @@ class Renderer:
         band = pygame.Rect(w // 10, top + arm + 4, w * 8 // 10, max(10, bottom - top - 2 * arm - 8))
         title_h = band.h // 3
         self._text_box(surface, layout, pygame.Rect(band.x, band.y, band.w, title_h),
-                       text(lang, f"{view.screen}_title"), "accent", (TITLE_MM[0] * 0.8, TITLE_MM[1]),
+                       text(lang, f"{view.screen}_title"), "accent", TECH_TITLE_INK_MM, "title",
                        bold=True, centre=True, valign="bottom")
         if t is None:
             return
@@ -303,7 +411,7 @@ class Renderer:
         if view.seconds_left is not None:
             body += "\n" + text(lang, "targets_seconds_left", n=view.seconds_left)
         self._text_box(surface, layout, pygame.Rect(band.x, band.y + title_h, band.w, band.h - title_h),
-                       body, "warn" if t.message else "text", BODY_MM, centre=True)
+                       body, "warn" if t.message else "text", TECH_BODY_INK_MM, "body", centre=True)
         for idx, (x, y) in enumerate(pts):
             current = idx == t.current
             ink = PALETTE["target"] if current else PALETTE["target_done"]
@@ -321,7 +429,8 @@ class Renderer:
         left = pygame.Rect(box.x, box.y, box.w, box.h * 2 // 5) if portrait else \
             pygame.Rect(box.x, box.y, box.w * 2 // 5, box.h)
         self._text_box(surface, layout, pygame.Rect(left.x, left.y, left.w, left.h * 2 // 5),
-                       text(lang, "calibration_result_title"), "accent", TITLE_MM, bold=True, valign="bottom")
+                       text(lang, "calibration_result_title"), "accent", TECH_TITLE_INK_MM, "title", bold=True,
+                       valign="bottom")
         if t is None:
             return
         rms = "-" if t.rms_mm is None else f"{t.rms_mm:.1f}"
@@ -336,7 +445,7 @@ class Renderer:
             body += "\n" + text(lang, "targets_seconds_left", n=view.seconds_left)
         colour = "ok" if t.passed else ("warn" if t.passed is False else "text")
         self._text_box(surface, layout, pygame.Rect(left.x, left.y + left.h * 2 // 5 + 8, left.w,
-                                                    left.h * 3 // 5 - 8), body, colour, BODY_MM)
+                                                    left.h * 3 // 5 - 8), body, colour, TECH_BODY_INK_MM, "body")
         sw, sh = surface.get_size()
         area = (pygame.Rect(box.x, left.bottom + 12, box.w, box.bottom - left.bottom - 12) if portrait
                 else pygame.Rect(left.right + 12, box.y, box.right - left.right - 12, box.h))
@@ -361,6 +470,16 @@ class Renderer:
             lx = min(max(mini.x + 2, cx + 8), mini.right - label.get_width() - 2)
             ly = min(max(mini.y + 2, cy + 4), mini.bottom - label.get_height() - 2)
             surface.blit(label, (lx, ly))
+
+
+def _paragraph_of_lines(fonts: Fonts, font, words: str, w_px: int, lines: list[str]) -> list[int]:
+    """For each drawn line, the index of the paragraph (``\\n``-separated) it belongs to."""
+    out: list[int] = []
+    for i, para in enumerate(words.split("\n")):
+        n = len(wrap(font, para, w_px)) if para else 1
+        out.extend([i] * n)
+    out.extend([out[-1] if out else 0] * (len(lines) - len(out)))
+    return out[: len(lines)]
 
 
 def _same_frame(a: View, b: View) -> bool:

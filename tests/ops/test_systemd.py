@@ -134,7 +134,7 @@ def test_the_unit_carries_what_the_product_depends_on():
                        ("NoNewPrivileges", "yes"), ("DevicePolicy", "closed")]:
         assert get[("Service", key)] == value, key
     allowed = {v for s, k, v in d if k == "DeviceAllow"}
-    assert allowed == {"char-input rw", "char-ttyUSB rw", "char-ttyACM rw", "char-drm rw"}
+    assert allowed == {"char-input rw", "char-ttyUSB rw", "char-ttyACM rw", "char-drm rw", "char-alsa rw"}
     assert get[("Service", "RestartPreventExitStatus")] == "2"  # a config error does not loop
     assert get[("Service", "CapabilityBoundingSet")] == ""  # KMSDRM without root or capabilities
 

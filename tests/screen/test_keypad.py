@@ -244,3 +244,31 @@ def test_gap_press_and_cancel_and_layout_change(digits):
     t.down(*layout.key_centre_px("1"), 2.0)
     t.set_layout(build_layout(PinType.SIGNATURE, LANDSCAPE, KEYPAD))
     assert t.highlighted is None and t.up(*layout.key_centre_px("1"), 2.1) is None
+
+
+def test_doubled_letters_at_a_persons_pace_count_twice_a_contact_bounce_does_not():
+    """AA11BBCC at 150 ms per tap (held 70 ms, lifted 80 ms): every press counts; a bounce 20 ms
+    after a lift does not.  The gap that matters is from the release to the next press."""
+    layout = build_layout(PinType.SIGNATURE, LANDSCAPE, KEYPAD)
+    t = PressTracker.from_config(layout, KEYPAD)
+    typed, now = [], 0.0
+    for ch in "AA11BBCC":
+        xy = layout.key_centre_px(ch)
+        t.down(*xy, now)
+        got = t.up(*xy, now + 0.07)
+        typed.append(got)
+        now += 0.15
+    assert "".join(k for k in typed if k) == "AA11BBCC"
+    xy = layout.key_centre_px("Z")
+    t.down(*xy, 10.0)
+    assert t.up(*xy, 10.3) == "Z"  # a long press
+    assert t.down(*xy, 10.32) is None and t.up(*xy, 10.33) is None  # re-made 20 ms after the lift
+
+
+@pytest.mark.parametrize("screen", [LANDSCAPE, PORTRAIT], ids=["800x480", "720x1280"])
+@pytest.mark.parametrize("order", ["alphabetical", "qwerty"])
+def test_enter_is_at_least_8_mm_from_cancel_and_clear_on_the_letters_keypad(screen, order):
+    layout = build_layout(PinType.SIGNATURE, screen, dataclasses.replace(KEYPAD, alnum_order=order))
+    enter = layout.key("enter")
+    for other in ("cancel", "clear"):
+        assert gap_between_mm(enter, layout.key(other), layout) >= 8.0, (order, other)

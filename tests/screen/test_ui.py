@@ -64,9 +64,10 @@ def test_every_screen_and_button_has_words_in_both_languages():
 
 
 def test_the_legend_says_what_may_be_typed_in_plain_words():
-    assert JA["legend_alnum"] == "使える文字：数字0〜9と英大文字A〜Z（記号・小文字は使えません）"
-    assert "記号" in JA["legend_digits"] and "symbols" in EN["legend_alnum"]
-    assert JA["length_fixed"].format(min=4) == "4桁" and JA["length_range"].format(min=6, max=16) == "6〜16桁"
+    assert JA["legend_alnum"].startswith("使える文字：数字（0〜9）と英字の大文字（A〜Z）だけです。")
+    assert "数字（0〜9）だけ" in JA["legend_digits"] and "Symbols" in EN["legend_alnum"]
+    assert JA["length_fixed"].format(min=4) == "桁数：4桁"
+    assert JA["length_range"].format(min=6, max=16) == "文字数：6〜16文字"
     assert JA["session_ended_title"] == "画面を終了しました"
 
 
@@ -160,7 +161,7 @@ def test_enter_looks_disabled_until_the_view_enables_it_and_pressed_key_is_highl
     assert key_face(off, layout.key("enter")) == PALETTE["disabled_face"]
     assert key_face(on, layout.key("enter")) == PALETTE["enter_face"]
     assert key_face(on, layout.key("5")) == PALETTE["pressed_face"]
-    assert key_face(off, layout.key("5")) == PALETTE["key_face"]
+    assert key_face(off, layout.key("5")) == PALETTE["digit_face"]
 
 
 def test_only_what_changed_is_redrawn(fonts):

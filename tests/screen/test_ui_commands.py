@@ -70,7 +70,7 @@ def test_layout_json_lists_every_key_in_screen_pixels(capsys):
 def test_layout_portrait_and_text_form(capsys):
     assert run(layout_cmd, "--pin-type", "user_auth", "--config", str(PORTRAIT_TOML), "--lang", "en") == 0
     out = capsys.readouterr().out
-    assert out.startswith("# user_auth on 720x1280 px") and "enter" in out and "OK" in out
+    assert out.startswith("# user_auth on 720x1280 px") and "enter" in out and "Enter" in out
 
 
 def test_layout_unknown_pin_type_and_impossible_screen_are_usage_errors(tmp_path):
