@@ -20,12 +20,12 @@ def test_demo_plays_every_scene_and_leaks_nothing(tmp_path):
     for n in range(1, 9):
         assert f"===== scene {n}:" in text
     # what the clerk reads
-    for line in ("result: user authentication PIN verified, 3 tries left",
-                 "result: resident registry PIN wrong PIN, 2 tries left",
+    for line in ("result: user authentication certificate PIN verified, 3 tries left",
+                 "result: Basic Resident Register PIN wrong PIN, 2 tries left",
                  "LOCKED, 0 tries left",
                  "card removed",
                  "timed out",
-                 "result: signature certificate PIN changed",
+                 "result: signature certificate PIN (signature password) changed",
                  "drift check FAILED",
                  "drift check passed",
                  "session ended (logout), cleared"):
